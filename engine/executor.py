@@ -1,0 +1,45 @@
+"""The executor contract: where a node's function runs."""
+
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from dagmill.context import NodeContext
+    from dagmill.model import NodeType
+    from dagmill.run import Run
+
+
+class Executor(abc.ABC):
+    """Base class of executors; plugins return subclasses from ``dagmill_executors``.
+
+    A run creates one instance per executor its nodes use, passing itself,
+    and enters it as an async context manager around the whole run: acquire
+    pools and clients in ``__aenter__``, release them in ``__aexit__``.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    async def __aenter__(self) -> Executor:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    @abc.abstractmethod
+    async def submit(self, node_type: NodeType, params: Any, inputs: Any, ctx: NodeContext) -> Any:
+        """Run ``node_type.func(params, inputs, ctx)`` and return its output.
+
+        Raise what the function raised; let cancellation through.
+        """

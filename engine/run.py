@@ -1,0 +1,514 @@
+"""The run loop: one run's state and the life of one node.
+
+A scheduler calls :meth:`Run.execute` for each node; everything a node goes
+through — skip on a failed upstream, lookup, resources, executor, timeout,
+retries, hooks, result, release of inputs, readiness of its successors — is
+here, in one place, on the trio thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import signal
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from dagmill.context import NodeContext, Variables
+from dagmill.errors import NodeTimeoutError, SchedulerError, UsageError
+from dagmill.executor import Executor
+from dagmill.graph import Graph
+from dagmill.load import converter
+from dagmill.model import FailPolicy, Node, NodeType, Status, Workflow
+from dagmill.registry import Registry
+from dagmill.resources import PoolStatistics, Request, ResourcePool, acquire_all, plan_request, release_all
+from dagmill.result import LevelResult, NodeResult, RunResult
+
+_PENDING = Status.PENDING
+_RUNNING = Status.RUNNING
+_SUCCEEDED = Status.SUCCEEDED
+_FAILED = Status.FAILED
+_SKIPPED = Status.SKIPPED
+_CANCELLED = Status.CANCELLED
+_CACHED = Status.CACHED
+_BROKEN = (Status.FAILED, Status.SKIPPED)
+
+_CHECKPOINT_EVERY = 64
+"""Nodes executed between two forced checkpoints: sync nodes never yield, but
+signals, timeouts and other tasks must still get the trio thread."""
+
+_MEMORY_PER_SLOT = 256 * 2**20
+
+
+def auto_concurrency() -> int:
+    """``max_concurrency="auto"``: ``min(32, cores + 4)``, at most one slot per 256 MiB of available memory."""
+    cores = os.cpu_count() or 1
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        available = _MEMORY_PER_SLOT * 32
+    return max(1, min(32, cores + 4, available // _MEMORY_PER_SLOT))
+
+
+def _concurrency(value: int | str) -> int:
+    if value == "auto":
+        return auto_concurrency()
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise UsageError(f"max_concurrency: expected a number >= 0 or 'auto', got {value!r}")
+
+
+@attrs.frozen
+class RunOptions:
+    """How to run a workflow; every field has the same meaning as its ``dagmill run`` flag.
+
+    ``executor`` is the executor of nodes that name none (over the document's
+    ``defaults.executor`` and the node type's default). ``settings`` carries
+    plugin options (``{"metrics_port": 9100}``) to plugins, which read them
+    from ``run.options.settings``.
+    """
+
+    scheduler: str = "level"
+    max_concurrency: int | str = "auto"
+    executor: str | None = None
+    fail_policy: FailPolicy = attrs.field(default=FailPolicy.FAIL_FAST, converter=FailPolicy)
+    timeout: float | None = None
+    keep_outputs: bool = False
+    run_id: str | None = None
+    workdir: Path | None = None
+    settings: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class RunStatistics:
+    """A snapshot of a live run."""
+
+    running: int
+    peak_running: int
+    finished: int
+    total: int
+    pools: tuple[PoolStatistics, ...]
+
+
+class Run:
+    """One execution of a workflow: what schedulers drive and hooks observe.
+
+    Schedulers call :meth:`execute`; plugins read ``run_id``, ``workflow``,
+    ``graph``, ``options``, ``max_concurrency``, ``statistics()`` and may
+    :meth:`cancel`. Everything here lives on the trio thread.
+    """
+
+    def __init__(self, workflow: Workflow, options: RunOptions, registry: Registry) -> None:
+        self.workflow = workflow
+        self.options = options
+        self.registry = registry
+        self.graph: Graph = workflow.graph
+        self.run_id: str = options.run_id or uuid.uuid4().hex[:12]
+        self.max_concurrency: int = _concurrency(options.max_concurrency)
+        self.limiter = trio.CapacityLimiter(self.max_concurrency or math.inf)
+        """The run-wide concurrency limit, for schedulers that park tasks on it."""
+        self.variables = Variables()
+        self.workdir: Path = (options.workdir or Path(".dagmill", "runs", self.run_id)).absolute()
+        self.pools = {name: ResourcePool(name, capacity) for name, capacity in workflow.resources.items()}
+        self.started_at = 0.0
+        if options.scheduler not in registry.schedulers:
+            raise UsageError(f"unknown scheduler {options.scheduler!r} (installed: {', '.join(sorted(registry.schedulers))})")
+        self._scheduler = registry.schedulers[options.scheduler]()
+        self._types: list[NodeType] = [registry.node_types[node.type] for node in workflow.nodes]
+        self._executor_names = self._choose_executors()
+        self._executors: list[Executor] = []
+
+        n = len(self.graph)
+        self._nodes = workflow.nodes
+        self._status: list[Status] = [_PENDING] * n
+        self._results: list[NodeResult | None] = [None] * n
+        self._pending = [len(p) for p in self.graph.predecessors]
+        self._consumers = [len(s) for s in self.graph.successors]
+        self._outputs: list[Any] = [None] * n
+        self._blocked = bytearray(n)
+        self._ready_at: list[float | None] = [None] * n
+        self._started_at: list[float | None] = [None] * n
+        self._running = 0
+        self._peak_running = 0
+        self._finished = 0
+        self._tick = _CHECKPOINT_EVERY
+        self._stopping = False
+        self._failed = False
+        self._cancel_reason: str | None = None
+        self._cancel_scope = trio.CancelScope()
+
+        depth = len(self.graph.levels)
+        self._level_open: list[float | None] = [None] * depth
+        self._level_close: list[float | None] = [None] * depth
+        self._level_left = [len(level) for level in self.graph.levels]
+        self._level_running = [0] * depth
+        self._level_peak = [0] * depth
+
+        hook = registry.hook
+        self._hook = hook
+        self._on_level_start = _implemented(hook.dagmill_level_start)
+        self._on_level_end = _implemented(hook.dagmill_level_end)
+        self._on_node_ready = _implemented(hook.dagmill_node_ready)
+        self._on_node_start = _implemented(hook.dagmill_node_start)
+        self._on_node_progress = _implemented(hook.dagmill_node_progress)
+        self._on_node_end = _implemented(hook.dagmill_node_end)
+        self._lookup = _implemented(hook.dagmill_node_lookup)
+        self._fingerprints: list[str] | None = None
+        self._requests: list[Request] = self._plan_resources()
+
+    # -- for schedulers and plugins --------------------------------------------
+
+    def statistics(self) -> RunStatistics:
+        """The run's state now."""
+        return RunStatistics(
+            running=self._running,
+            peak_running=self._peak_running,
+            finished=self._finished,
+            total=len(self.graph),
+            pools=tuple(pool.statistics() for pool in self.pools.values()),
+        )
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Cancel the run: running nodes are cancelled, nothing else starts; the run ends ``cancelled``."""
+        if self._cancel_reason is None:
+            self._cancel_reason = reason
+        self._stopping = True
+        self._cancel_scope.cancel()
+
+    def fingerprint(self, index: int) -> str:
+        """A digest of node ``index``'s type, type version, params and its inputs' fingerprints."""
+        if self._fingerprints is None:
+            self._fingerprints = _fingerprints(self.workflow, self._types)
+        return self._fingerprints[index]
+
+    async def execute(self, i: int) -> list[int]:
+        """Run node ``i`` to a final status; return the nodes that became ready.
+
+        Raises :class:`SchedulerError` if ``i`` already ran or a predecessor
+        has not ended. Cancellation propagates (the node ends ``cancelled``).
+        """
+        self._tick -= 1
+        if self._tick <= 0 or self._stopping:
+            self._tick = _CHECKPOINT_EVERY
+            await trio.lowlevel.checkpoint()
+        if self._status[i] is not _PENDING or self._pending[i]:
+            raise SchedulerError(self._misuse(i))
+        self._status[i] = _RUNNING
+        if self._blocked[i]:
+            self._release_inputs(i)
+            return self._finish(i, _SKIPPED, None, None, 0)
+        node = self._nodes[i]
+        if self._lookup is not None:
+            stored = self._lookup(run=self, node=node, fingerprint=self.fingerprint(i))
+            if stored is not None:
+                self._release_inputs(i)
+                return self._finish(i, _CACHED, stored.output, None, 0)
+        request = self._requests[i]
+        if request:
+            try:
+                await acquire_all(request)
+            except BaseException:
+                self._finish(i, _CANCELLED, None, None, 0)
+                raise
+        self._start(i, node)
+        inputs = self._gather(i)
+        executor = self._executors[i]
+        node_type = self._types[i]
+        params = node.params
+        defaults = self.workflow.defaults
+        retries = defaults.retries if node.retries is None else node.retries
+        timeout = defaults.timeout if node.timeout is None else node.timeout
+        attempt = 0
+        error: BaseException | None = None
+        output = None
+        try:
+            while True:
+                attempt += 1
+                try:
+                    if timeout is None:
+                        output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
+                    else:
+                        with trio.move_on_after(timeout) as scope:
+                            output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
+                        if scope.cancelled_caught:
+                            raise NodeTimeoutError(f"timed out after {timeout:g}s")
+                    error = None
+                    break
+                except Exception as exc:
+                    error = exc
+                if attempt > retries:
+                    break
+                await trio.sleep(self._backoff(node, attempt))
+        except BaseException:
+            if request:
+                release_all(request)
+            self._finish(i, _CANCELLED, None, None, attempt)
+            raise
+        if request:
+            release_all(request)
+        if error is None:
+            return self._finish(i, _SUCCEEDED, output, None, attempt)
+        return self._finish(i, _FAILED, None, error, attempt)
+
+    # -- one node's life ---------------------------------------------------------
+
+    def _misuse(self, i: int) -> str:
+        node_id = self.graph.ids[i]
+        if self._status[i] is not _PENDING:
+            return f"scheduler {self.options.scheduler!r} started node {node_id!r} twice"
+        waiting = [self.graph.ids[p] for p in self.graph.predecessors[i] if self._status[p] in (_PENDING, _RUNNING)]
+        return f"scheduler {self.options.scheduler!r} started node {node_id!r} before {', '.join(map(repr, waiting))} ended"
+
+    def _start(self, i: int, node: Node) -> None:
+        now = trio.current_time() - self._t0
+        self._started_at[i] = now
+        self._running += 1
+        if self._running > self._peak_running:
+            self._peak_running = self._running
+        level = self.graph.level[i]
+        self._open_level(level, now)
+        running = self._level_running[level] + 1
+        self._level_running[level] = running
+        if running > self._level_peak[level]:
+            self._level_peak[level] = running
+        if self._on_node_start is not None:
+            self._on_node_start(run=self, node=node)
+
+    def _open_level(self, level: int, now: float) -> None:
+        if self._level_open[level] is None:
+            self._level_open[level] = now
+            if self._on_level_start is not None:
+                self._on_level_start(run=self, level=level, width=len(self.graph.levels[level]))
+
+    def _gather(self, i: int) -> Any:
+        predecessors = self.graph.predecessors[i]
+        if not predecessors:
+            return []
+        outputs = self._outputs
+        values = [outputs[p] for p in predecessors]
+        self._release_inputs(i)
+        ports = self.graph.ports[i]
+        return values if ports is None else dict(zip(ports, values))
+
+    def _release_inputs(self, i: int) -> None:
+        consumers = self._consumers
+        outputs = self._outputs
+        for p in self.graph.predecessors[i]:
+            consumers[p] -= 1
+            if not consumers[p]:
+                outputs[p] = None
+
+    def _finish(self, i: int, status: Status, output: Any, error: BaseException | None, attempts: int) -> list[int]:
+        now = trio.current_time() - self._t0
+        graph = self.graph
+        level = graph.level[i]
+        started = self._started_at[i]
+        if started is not None:
+            self._running -= 1
+            self._level_running[level] -= 1
+        else:
+            self._open_level(level, now)
+        self._status[i] = status
+        self._finished += 1
+        successors = graph.successors[i]
+        if successors and (status is _SUCCEEDED or status is _CACHED):
+            self._outputs[i] = output
+        result = NodeResult(
+            graph.ids[i],
+            status,
+            level,
+            output if (not successors or self.options.keep_outputs) else None,
+            None if error is None else f"{type(error).__name__}: {error}",
+            None if error is None else "".join(traceback.format_exception(error)),
+            attempts,
+            self._ready_at[i],
+            started if started is not None else (now if status is _CACHED else None),
+            now,
+        )
+        self._results[i] = result
+        if self._on_node_end is not None:
+            self._on_node_end(run=self, node=self._nodes[i], result=result)
+        self._level_left[level] -= 1
+        if not self._level_left[level]:
+            self._close_level(level, now)
+        ready: list[int] = []
+        if status is _FAILED or status is _SKIPPED:
+            if status is _FAILED:
+                self._failed = True
+            if self.options.fail_policy is FailPolicy.FAIL_FAST:
+                self._stopping = True
+                self._cancel_scope.cancel()
+                return ready
+            blocked = self._blocked
+            for s in successors:
+                blocked[s] = 1
+        elif status is _CANCELLED:
+            return ready
+        pending = self._pending
+        for s in successors:
+            pending[s] -= 1
+            if not pending[s]:
+                ready.append(s)
+                self._ready_at[s] = now
+                if self._on_node_ready is not None:
+                    self._on_node_ready(run=self, node=self._nodes[s])
+        return ready
+
+    def _close_level(self, level: int, now: float) -> None:
+        self._level_close[level] = now
+        if self._on_level_end is not None:
+            self._on_level_end(run=self, level=self._level_result(level))
+
+    def _level_result(self, level: int) -> LevelResult:
+        return LevelResult(
+            level,
+            len(self.graph.levels[level]),
+            self._level_open[level],
+            self._level_close[level],
+            self._level_peak[level],
+        )
+
+    def _backoff(self, node: Node, attempt: int) -> float:
+        defaults = self.workflow.defaults
+        base = defaults.retry_backoff if node.retry_backoff is None else node.retry_backoff
+        delay = min(defaults.retry_backoff_max, base * 2 ** (attempt - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _report_progress(self, i: int, fraction: float | None, message: str) -> None:
+        if self._on_node_progress is not None:
+            self._on_node_progress(run=self, node=self._nodes[i], fraction=fraction, message=message)
+
+    # -- the run as a whole -------------------------------------------------------
+
+    def _choose_executors(self) -> list[str]:
+        run_default = self.options.executor
+        doc_default = self.workflow.defaults.executor
+        names = []
+        for node, node_type in zip(self.workflow.nodes, self._types, strict=True):
+            name = node.executor or run_default or doc_default or node_type.executor
+            if name not in self.registry.executors:
+                installed = ", ".join(sorted(self.registry.executors))
+                raise UsageError(f"node {node.id!r}: unknown executor {name!r} (installed: {installed})")
+            names.append(name)
+        return names
+
+    def _plan_resources(self) -> list[Request]:
+        ask = _implemented(self._hook.dagmill_node_resources)
+        requests: list[Request] = []
+        for node in self.workflow.nodes:
+            wanted = node.resources
+            if ask is not None:
+                answer = ask(run=self, node=node)
+                wanted = node.resources if answer is None else answer
+            for name, amount in wanted.items():
+                pool = self.pools.get(name)
+                if pool is None or not 1 <= amount <= pool.capacity:
+                    raise UsageError(f"node {node.id!r}: cannot take {amount} of resource pool {name!r}")
+            requests.append(plan_request(self.pools, wanted) if wanted else ())
+        return requests
+
+    async def _main(self, handle_signals: bool) -> RunResult:
+        self._t0 = trio.current_time()
+        self.started_at = time.time()
+        instances: dict[str, Executor] = {}
+        self._hook.dagmill_run_start(run=self)
+        async with contextlib.AsyncExitStack() as stack:
+            for name in dict.fromkeys(self._executor_names):
+                instances[name] = await stack.enter_async_context(self.registry.executors[name](self))
+            self._executors = [instances[name] for name in self._executor_names]
+            async with trio.open_nursery() as nursery:
+                if handle_signals:
+                    nursery.start_soon(self._watch_signals)
+                with self._cancel_scope, trio.move_on_after(self.options.timeout or math.inf) as deadline:
+                    for s in self.graph.sources:
+                        self._ready_at[s] = 0.0
+                        if self._on_node_ready is not None:
+                            self._on_node_ready(run=self, node=self._nodes[s])
+                    await self._scheduler.run(self)
+                nursery.cancel_scope.cancel()
+        error = None
+        if deadline.cancelled_caught:
+            error = f"run timed out after {self.options.timeout:g}s"
+        result = self._result(error)
+        self._hook.dagmill_run_end(run=self, result=result)
+        return result
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if self._cancel_reason is not None:
+                    os._exit(130)
+                self.cancel(f"interrupted by {signal.Signals(signum).name}")
+
+    def _result(self, error: str | None) -> RunResult:
+        now = trio.current_time() - self._t0
+        graph = self.graph
+        unfinished = False
+        for i in graph.order:
+            if self._results[i] is not None:
+                continue
+            broken = any(self._status[p] in _BROKEN for p in graph.predecessors[i]) or self._blocked[i]
+            if not broken and not self._stopping and error is None:
+                unfinished = True
+            status = _SKIPPED if broken else _CANCELLED
+            self._status[i] = status
+            self._results[i] = NodeResult(graph.ids[i], status, graph.level[i], ready_at=self._ready_at[i], ended_at=now)
+            if self._on_node_end is not None:
+                self._on_node_end(run=self, node=self._nodes[i], result=self._results[i])
+        if unfinished:
+            raise SchedulerError(f"scheduler {self.options.scheduler!r} returned before every node ran")
+        for level, left in enumerate(self._level_left):
+            if left and self._level_open[level] is not None:
+                self._close_level(level, now)
+        if self._cancel_reason is not None:
+            status, error = _CANCELLED, self._cancel_reason
+        elif self._failed or error is not None:
+            status = _FAILED
+        else:
+            status = _SUCCEEDED
+        results: list[NodeResult] = self._results  # type: ignore[assignment]  # every slot is filled now
+        return RunResult(
+            run_id=self.run_id,
+            workflow=self.workflow.name,
+            status=status,
+            scheduler=self.options.scheduler,
+            max_concurrency=self.max_concurrency,
+            nodes={r.id: r for r in results},
+            levels=[self._level_result(level) for level in range(len(graph.levels))],
+            outputs={r.id: r.output for r in (results[i] for i in graph.sinks) if r.status in (_SUCCEEDED, _CACHED)},
+            started_at=self.started_at,
+            duration=now,
+            error=error,
+        )
+
+
+def _implemented(caller: Any) -> Any:
+    """``caller`` if some plugin implements the hook, else ``None``: unimplemented hooks cost nothing."""
+    return caller if caller.get_hookimpls() else None
+
+
+def _fingerprints(workflow: Workflow, types: list[NodeType]) -> list[str]:
+    graph = workflow.graph
+    prints = [""] * len(graph)
+    for i in graph.order:
+        node = workflow.nodes[i]
+        node_type = types[i]
+        params = json.dumps(converter.unstructure(node.params), sort_keys=True, default=repr)
+        ports = graph.ports[i] or ()
+        upstream = [prints[p] for p in graph.predecessors[i]]
+        text = json.dumps([node_type.name, node_type.version, params, list(ports), upstream])
+        prints[i] = hashlib.sha256(text.encode()).hexdigest()
+    return prints
