@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from dagmill.run import Run
 
+T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -81,6 +84,20 @@ class NodeContext:
         path = self._run.workdir / _UNSAFE.sub("_", self.node_id)
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The run's plugin settings (``RunOptions.settings``; the parsed options under the CLI)."""
+        return self._run.options.settings
+
+    async def shared(self, key: str, factory: Callable[[], AbstractAsyncContextManager[T]]) -> T:
+        """A run-scoped object shared by every node: created once, closed when the run ends.
+
+        ``factory()`` returns an async context manager (``httpx.AsyncClient``,
+        a connection pool); the first node to ask enters it, later nodes get
+        the same object, and the run exits it after its last node.
+        """
+        return await self._run.shared(key, factory)
 
     def progress(self, fraction: float | None = None, message: str = "") -> None:
         """Report progress (``fraction`` in [0, 1]) to the ``dagmill_node_progress`` hook.

@@ -18,9 +18,10 @@ import signal
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -35,6 +36,7 @@ from dagmill.registry import Registry
 from dagmill.resources import PoolStatistics, Request, ResourcePool, acquire_all, plan_request, release_all
 from dagmill.result import LevelResult, NodeResult, RunResult
 
+T = TypeVar("T")
 _PENDING = Status.PENDING
 _RUNNING = Status.RUNNING
 _SUCCEEDED = Status.SUCCEEDED
@@ -167,6 +169,9 @@ class Run:
         self._on_node_end = _implemented(hook.dagmill_node_end)
         self._lookup = _implemented(hook.dagmill_node_lookup)
         self._fingerprints: list[str] | None = None
+        self._shared: dict[str, Any] = {}
+        self._shared_locks: dict[str, trio.Lock] = {}
+        self._stack: contextlib.AsyncExitStack | None = None
         self._requests: list[Request] = self._plan_resources()
 
     # -- for schedulers and plugins --------------------------------------------
@@ -187,6 +192,17 @@ class Run:
             self._cancel_reason = reason
         self._stopping = True
         self._cancel_scope.cancel()
+
+    async def shared(self, key: str, factory: Callable[[], AbstractAsyncContextManager[T]]) -> T:
+        """The run-scoped object ``key``, entering ``factory()`` on first use; exited when the run ends."""
+        if key in self._shared:
+            return self._shared[key]
+        lock = self._shared_locks.setdefault(key, trio.Lock())
+        async with lock:
+            if key not in self._shared:
+                assert self._stack is not None, "shared() is available while the run is running"
+                self._shared[key] = await self._stack.enter_async_context(factory())
+        return self._shared[key]
 
     def fingerprint(self, index: int) -> str:
         """A digest of node ``index``'s type, type version, params and its inputs' fingerprints."""
@@ -426,6 +442,7 @@ class Run:
         instances: dict[str, Executor] = {}
         self._hook.dagmill_run_start(run=self)
         async with contextlib.AsyncExitStack() as stack:
+            self._stack = stack
             for name in dict.fromkeys(self._executor_names):
                 instances[name] = await stack.enter_async_context(self.registry.executors[name](self))
             self._executors = [instances[name] for name in self._executor_names]

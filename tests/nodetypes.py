@@ -1,0 +1,89 @@
+"""Node types for the test suite (named ``t.*`` so they never clash with installed plugins).
+
+Import this module as a plugin: ``dagmill.run(wf, plugins=[nodetypes])``, or
+install it for subprocesses with the ``plugin_env`` fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import trio
+
+import dagmill
+
+
+@attrs.frozen
+class ValueParams:
+    value: Any = None
+
+
+@attrs.frozen
+class SleepParams:
+    seconds: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen
+class FailParams:
+    message: str = "failed on purpose"
+
+
+@attrs.frozen
+class FlakyParams:
+    failures: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+
+
+def _values(inputs: Any) -> list[Any]:
+    return list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
+
+
+@dagmill.node_type("t.value", params=ValueParams)
+def value(params: ValueParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+    """Output params.value."""
+    return params.value
+
+
+@dagmill.node_type("t.sum")
+def total(params: None, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+    """Sum of every input."""
+    return sum(_values(inputs))
+
+
+@dagmill.node_type("t.echo")
+def echo(params: None, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+    """Output the inputs as they arrived (a list, or a dict by port)."""
+    return inputs
+
+
+@dagmill.node_type("t.noop")
+def noop(params: None, inputs: Any, ctx: dagmill.NodeContext) -> None:
+    """Do nothing (for overhead benchmarks)."""
+
+
+@dagmill.node_type("t.sleep", params=SleepParams)
+async def sleep(params: SleepParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+    """Sleep on trio's clock, then output the sum of numeric inputs (or None)."""
+    await trio.sleep(params.seconds)
+    values = _values(inputs)
+    return sum(values) if values else None
+
+
+@dagmill.node_type("t.fail", params=FailParams)
+def fail(params: FailParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+    """Raise RuntimeError(params.message)."""
+    raise RuntimeError(params.message)
+
+
+@dagmill.node_type("t.flaky", params=FlakyParams)
+def flaky(params: FlakyParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
+    """Fail the first params.failures attempts, then output the attempt number."""
+    if ctx.attempt <= params.failures:
+        raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
+    return ctx.attempt
+
+
+@dagmill.hookimpl
+def dagmill_node_types() -> Sequence[dagmill.NodeType]:
+    return [value, total, echo, noop, sleep, fail, flaky]
