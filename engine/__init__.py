@@ -15,7 +15,7 @@ from dagmill.errors import (
     UsageError,
     WorkflowError,
 )
-from dagmill.executor import Executor
+from dagmill.executor import Deferred, Executor
 from dagmill.graph import CycleError, Graph
 from dagmill.hookspecs import hookimpl, hookspec
 from dagmill.load import load, loads
@@ -30,6 +30,7 @@ __all__ = [
     "CycleError",
     "DagmillError",
     "Defaults",
+    "Deferred",
     "Edge",
     "Executor",
     "FailPolicy",

@@ -98,20 +98,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if options.command == "plan":
             return _plan(workflow, options.format)
-        registry.hook.dagmill_configure(options=options)
-        result = run_workflow(
-            workflow,
-            scheduler=options.scheduler,
-            max_concurrency=options.max_concurrency,
-            executor=options.executor,
-            fail_policy=options.fail_policy,
-            timeout=options.timeout,
-            keep_outputs=options.keep_outputs,
-            registry=registry,
-            run_id=options.run_id,
-            workdir=options.workdir,
-            settings=vars(options),
-        )
+        registry.hook.dagmill_configure(options=options, registry=registry)
+        result = None
+        try:
+            result = run_workflow(
+                workflow,
+                scheduler=options.scheduler,
+                max_concurrency=options.max_concurrency,
+                executor=options.executor,
+                fail_policy=options.fail_policy,
+                timeout=options.timeout,
+                keep_outputs=options.keep_outputs,
+                registry=registry,
+                run_id=options.run_id,
+                workdir=options.workdir,
+                settings=vars(options),
+            )
+            if options.json:
+                print(result.to_json())
+            _summarize(result, err)
+        finally:
+            registry.hook.dagmill_unconfigure(options=options, result=result)
     except WorkflowError as exc:
         for problem in exc.problems:
             print(problem, file=err)
@@ -119,9 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DagmillError as exc:
         print(f"dagmill: error: {exc}", file=err)
         return EXIT_USAGE
-    if options.json:
-        print(result.to_json())
-    _summarize(result, err)
     if result.status is Status.SUCCEEDED:
         return EXIT_OK
     return EXIT_INTERRUPTED if result.status is Status.CANCELLED else EXIT_FAILED

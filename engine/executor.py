@@ -12,6 +12,20 @@ if TYPE_CHECKING:
     from dagmill.run import Run
 
 
+class Deferred(abc.ABC):
+    """A node output that stays where it was computed (a dask future) until a value is needed.
+
+    An executor whose class sets ``produces_deferred`` may return one from
+    :meth:`Executor.submit`. The engine hands it as it is to executors that
+    set ``accepts_deferred``, and awaits :meth:`fetch` for every other
+    consumer, and for outputs that go into the run's result.
+    """
+
+    @abc.abstractmethod
+    async def fetch(self) -> Any:
+        """The value itself (a checkpoint; may raise what computing it raised)."""
+
+
 class Executor(abc.ABC):
     """Base class of executors; plugins return subclasses from ``dagmill_executors``.
 
@@ -22,6 +36,10 @@ class Executor(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    produces_deferred: ClassVar[bool] = False
+    """Whether :meth:`submit` may return :class:`Deferred` outputs."""
+    accepts_deferred: ClassVar[bool] = False
+    """Whether :meth:`submit` takes :class:`Deferred` inputs as they are."""
 
     def __init__(self, run: Run) -> None:
         self.run = run

@@ -22,6 +22,7 @@ import pluggy
 if TYPE_CHECKING:
     from dagmill.executor import Executor
     from dagmill.model import Node, NodeType
+    from dagmill.registry import Registry
     from dagmill.result import LevelResult, NodeResult, RunResult, StoredResult
     from dagmill.run import Run
     from dagmill.scheduler import Scheduler
@@ -154,5 +155,15 @@ def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
 
 
 @hookspec
-def dagmill_configure(options: argparse.Namespace) -> None:
-    """Read the parsed ``dagmill run`` options (called once, before the run starts)."""
+def dagmill_configure(options: argparse.Namespace, registry: Registry) -> None:
+    """Read the parsed ``dagmill run`` options (called once, before the run starts).
+
+    A plugin that needs per-run state may register an object with
+    ``registry.pm.register(obj)`` here. Raise :class:`dagmill.UsageError` to
+    refuse the options (the command exits 2 and nothing runs).
+    """
+
+
+@hookspec
+def dagmill_unconfigure(options: argparse.Namespace, result: RunResult | None) -> None:
+    """``dagmill run`` is about to exit: the result (``None`` if the run never started) has been printed."""

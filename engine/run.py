@@ -28,7 +28,7 @@ import trio
 
 from dagmill.context import NodeContext, Variables
 from dagmill.errors import NodeTimeoutError, SchedulerError, UsageError
-from dagmill.executor import Executor
+from dagmill.executor import Deferred, Executor
 from dagmill.graph import Graph
 from dagmill.load import converter
 from dagmill.model import FailPolicy, Node, NodeType, Status, Workflow
@@ -132,6 +132,7 @@ class Run:
         self._types: list[NodeType] = [registry.node_types[node.type] for node in workflow.nodes]
         self._executor_names = self._choose_executors()
         self._executors: list[Executor] = []
+        self._deferred = False
 
         n = len(self.graph)
         self._nodes = workflow.nodes
@@ -254,6 +255,8 @@ class Run:
             while True:
                 attempt += 1
                 try:
+                    if self._deferred and not executor.accepts_deferred:
+                        inputs = await _fetch_all(inputs)
                     if timeout is None:
                         output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
                     else:
@@ -261,6 +264,8 @@ class Run:
                             output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
                         if scope.cancelled_caught:
                             raise NodeTimeoutError(f"timed out after {timeout:g}s")
+                    if self._deferred and isinstance(output, Deferred) and self._keeps_output(i):
+                        output = await output.fetch()
                     error = None
                     break
                 except Exception as exc:
@@ -319,6 +324,9 @@ class Run:
         ports = self.graph.ports[i]
         return values if ports is None else dict(zip(ports, values))
 
+    def _keeps_output(self, i: int) -> bool:
+        return not self.graph.successors[i] or self.options.keep_outputs
+
     def _release_inputs(self, i: int) -> None:
         consumers = self._consumers
         outputs = self._outputs
@@ -346,7 +354,7 @@ class Run:
             graph.ids[i],
             status,
             level,
-            output if (not successors or self.options.keep_outputs) else None,
+            output if self._keeps_output(i) else None,
             None if error is None else f"{type(error).__name__}: {error}",
             None if error is None else "".join(traceback.format_exception(error)),
             attempts,
@@ -446,6 +454,7 @@ class Run:
             for name in dict.fromkeys(self._executor_names):
                 instances[name] = await stack.enter_async_context(self.registry.executors[name](self))
             self._executors = [instances[name] for name in self._executor_names]
+            self._deferred = any(executor.produces_deferred for executor in instances.values())
             async with trio.open_nursery() as nursery:
                 if handle_signals:
                     nursery.start_soon(self._watch_signals)
@@ -510,6 +519,13 @@ class Run:
             duration=now,
             error=error,
         )
+
+
+async def _fetch_all(inputs: Any) -> Any:
+    """``inputs`` with every :class:`Deferred` replaced by its value."""
+    if isinstance(inputs, dict):
+        return {port: await v.fetch() if isinstance(v, Deferred) else v for port, v in inputs.items()}
+    return [await v.fetch() if isinstance(v, Deferred) else v for v in inputs]
 
 
 def _implemented(caller: Any) -> Any:
