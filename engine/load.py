@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from dagmill.errors import Problem, WorkflowError
@@ -61,6 +62,18 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _strict((int,), "an integer"))
     converter.register_structure_hook(float, _strict((int, float), "a number", float))
     converter.register_structure_hook(bool, _strict((bool,), "true or false"))
+
+    def attrs_hook(cls: type) -> Any:
+        inner = make_dict_structure_fn(cls, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise _Mismatch(f"expected an object, got {_describe(value)}")
+            return inner(value, cls)
+
+        return structure
+
+    converter.register_structure_hook_factory(attrs.has, attrs_hook)
     return converter
 
 
@@ -124,7 +137,7 @@ def load(
     """
     if isinstance(source, Workflow):
         return source
-    if isinstance(source, Mapping):
+    if not isinstance(source, (str, os.PathLike)):
         return _from_document(source, "document", name, registry_for(plugins, registry))
     path = Path(source)
     document = read_document(path)

@@ -445,6 +445,12 @@ class Run:
         return requests
 
     async def _main(self, handle_signals: bool) -> RunResult:
+        try:
+            return await self._supervise(handle_signals)
+        except BaseExceptionGroup as group:
+            raise _sole_error(group) from None
+
+    async def _supervise(self, handle_signals: bool) -> RunResult:
         self._t0 = trio.current_time()
         self.started_at = time.time()
         instances: dict[str, Executor] = {}
@@ -519,6 +525,19 @@ class Run:
             duration=now,
             error=error,
         )
+
+
+def _sole_error(group: BaseExceptionGroup) -> BaseException:
+    """The one real error inside nested nursery groups (a scheduler or plugin bug), or the group itself."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        elif not isinstance(exc, trio.Cancelled):
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else group
 
 
 async def _fetch_all(inputs: Any) -> Any:

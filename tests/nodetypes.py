@@ -28,6 +28,7 @@ class SleepParams:
 @attrs.frozen
 class FailParams:
     message: str = "failed on purpose"
+    after: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
@@ -64,15 +65,17 @@ def noop(params: None, inputs: Any, ctx: dagmill.NodeContext) -> None:
 
 @dagmill.node_type("t.sleep", params=SleepParams)
 async def sleep(params: SleepParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
-    """Sleep on trio's clock, then output the sum of numeric inputs (or None)."""
+    """Sleep on trio's clock, then output the sum of the inputs that are not None (or None)."""
     await trio.sleep(params.seconds)
-    values = _values(inputs)
+    values = [v for v in _values(inputs) if v is not None]
     return sum(values) if values else None
 
 
 @dagmill.node_type("t.fail", params=FailParams)
-def fail(params: FailParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
-    """Raise RuntimeError(params.message)."""
+async def fail(params: FailParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+    """Sleep params.after seconds on trio's clock, then raise RuntimeError(params.message)."""
+    if params.after:
+        await trio.sleep(params.after)
     raise RuntimeError(params.message)
 
 

@@ -1,0 +1,479 @@
+"""The run loop: data flow, failure, retries, timeouts, hooks, lookups, resources, results."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+import dagmill
+import nodetypes
+
+SCHEDULERS = ["sequential", "level", "ready"]
+
+
+async def arun(document: Any, *, plugins: list[object] | None = None, **options: Any) -> dagmill.RunResult:
+    return await dagmill.arun(document, plugins=[nodetypes, *(plugins or [])], **options)
+
+
+def diamond(root: int = 100) -> dict[str, Any]:
+    return {
+        "name": "diamond",
+        "nodes": [
+            {"id": "root", "type": "t.value", "params": {"value": root}},
+            {"id": "left", "type": "t.sum"},
+            {"id": "right", "type": "t.sum"},
+            {"id": "merge", "type": "t.sum"},
+        ],
+        "edges": [
+            {"source": "root", "target": "left"},
+            {"source": "root", "target": "right"},
+            {"source": "left", "target": "merge"},
+            {"source": "right", "target": "merge"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+async def test_outputs_flow_along_edges_to_the_sinks(scheduler: str) -> None:
+    result = await arun(diamond(), scheduler=scheduler)
+    assert result.status is dagmill.Status.SUCCEEDED
+    assert result.outputs == {"merge": 200}
+    assert {n.status for n in result.nodes.values()} == {dagmill.Status.SUCCEEDED}
+    assert [result.nodes[x].level for x in ("root", "left", "right", "merge")] == [0, 1, 1, 2]
+
+
+async def test_inputs_come_in_edge_order_or_by_port() -> None:
+    doc = {
+        "nodes": [{"id": x, "type": "t.value", "params": {"value": x}} for x in "abc"]
+        + [{"id": "listed", "type": "t.echo"}, {"id": "named", "type": "t.echo"}],
+        "edges": [
+            {"source": "c", "target": "listed"},
+            {"source": "a", "target": "listed"},
+            {"source": "b", "target": "listed"},
+            {"source": "a", "target": "named", "port": "x"},
+            {"source": "b", "target": "named", "port": "y"},
+        ],
+    }
+    result = await arun(doc)
+    assert result.outputs == {"listed": ["c", "a", "b"], "named": {"x": "a", "y": "b"}}
+
+
+async def test_failed_node_records_error_and_traceback_and_skips_descendants() -> None:
+    doc = {
+        "nodes": [
+            {"id": "ok", "type": "t.value", "params": {"value": 1}},
+            {"id": "after_ok", "type": "t.sum"},
+            {"id": "bad", "type": "t.fail", "params": {"message": "disk on fire"}},
+            {"id": "child", "type": "t.sum"},
+            {"id": "grandchild", "type": "t.sum"},
+        ],
+        "edges": [
+            {"source": "ok", "target": "after_ok"},
+            {"source": "bad", "target": "child"},
+            {"source": "child", "target": "grandchild"},
+        ],
+    }
+    result = await arun(doc, fail_policy="continue")
+    assert result.status is dagmill.Status.FAILED
+    bad = result.nodes["bad"]
+    assert bad.status is dagmill.Status.FAILED
+    assert bad.error == "RuntimeError: disk on fire"
+    assert bad.traceback is not None and "raise RuntimeError(params.message)" in bad.traceback
+    assert bad.attempts == 1
+    assert result.nodes["child"].status is dagmill.Status.SKIPPED
+    assert result.nodes["grandchild"].status is dagmill.Status.SKIPPED
+    assert result.nodes["child"].attempts == 0
+    assert result.nodes["after_ok"].status is dagmill.Status.SUCCEEDED
+    assert result.outputs == {"after_ok": 1}
+
+
+async def test_retries_are_counted_until_success(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {"nodes": [{"id": "f", "type": "t.flaky", "params": {"failures": 2}, "retries": 2}]}
+    result = await arun(doc)
+    assert result.nodes["f"].status is dagmill.Status.SUCCEEDED
+    assert result.nodes["f"].attempts == 3
+    assert result.outputs == {"f": 3}
+
+
+async def test_retries_run_out(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {"defaults": {"retries": 1}, "nodes": [{"id": "f", "type": "t.flaky", "params": {"failures": 5}}]}
+    result = await arun(doc)
+    assert result.nodes["f"].status is dagmill.Status.FAILED
+    assert result.nodes["f"].attempts == 2
+    assert result.nodes["f"].error == "RuntimeError: attempt 2 fails on purpose"
+
+
+async def test_retry_backoff_is_exponential_with_jitter_and_a_cap(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {
+        "defaults": {"retry_backoff_max": 3},
+        "nodes": [{"id": "f", "type": "t.flaky", "params": {"failures": 4}, "retries": 4, "retry_backoff": 1}],
+    }
+    result = await arun(doc)
+    waited = result.nodes["f"].duration
+    # delays: [0.5, 1] + [1, 2] + [1.5, 3] (capped at 3) + [1.5, 3]
+    assert waited is not None and 4.5 <= waited <= 9
+
+
+async def test_node_timeout_is_a_cancel_scope(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {"nodes": [{"id": "slow", "type": "t.sleep", "params": {"seconds": 60}, "timeout": 2, "retries": 1, "retry_backoff": 0}]}
+    result = await arun(doc)
+    slow = result.nodes["slow"]
+    assert slow.status is dagmill.Status.FAILED
+    assert slow.error == "NodeTimeoutError: timed out after 2s"
+    assert slow.attempts == 2
+    assert slow.duration == pytest.approx(4)
+
+
+async def test_run_timeout_cancels_running_nodes(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {
+        "nodes": [
+            {"id": "slow", "type": "t.sleep", "params": {"seconds": 60}},
+            {"id": "after", "type": "t.sum"},
+        ],
+        "edges": [{"source": "slow", "target": "after"}],
+    }
+    result = await arun(doc, timeout=5)
+    assert result.status is dagmill.Status.FAILED
+    assert result.error == "run timed out after 5s"
+    assert result.nodes["slow"].status is dagmill.Status.CANCELLED
+    assert result.nodes["slow"].ended_at == pytest.approx(5)
+    assert result.nodes["after"].status is dagmill.Status.CANCELLED
+    assert result.duration == pytest.approx(5)
+
+
+async def test_times_are_exact_on_the_run_clock(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {
+        "nodes": [
+            {"id": "a", "type": "t.sleep", "params": {"seconds": 3}},
+            {"id": "b", "type": "t.sleep", "params": {"seconds": 2}},
+        ],
+        "edges": [{"source": "a", "target": "b"}],
+    }
+    result = await arun(doc, scheduler="ready")
+    a, b = result.nodes["a"], result.nodes["b"]
+    assert (a.ready_at, a.started_at, a.ended_at) == (0, pytest.approx(0), pytest.approx(3))
+    assert (b.ready_at, b.started_at, b.ended_at) == (pytest.approx(3), pytest.approx(3), pytest.approx(5))
+    assert [(level.level, level.width, level.duration) for level in result.levels] == [
+        (0, 1, pytest.approx(3)),
+        (1, 1, pytest.approx(2)),
+    ]
+
+
+class Big:
+    """An output whose lifetime the test watches."""
+
+
+async def test_outputs_are_released_once_the_last_consumer_has_them() -> None:
+    seen: dict[str, Any] = {}
+
+    @dagmill.node_type("t.big")
+    def big(params: None, inputs: Any, ctx: dagmill.NodeContext) -> Big:
+        value = Big()
+        seen["ref"] = weakref.ref(value)
+        return value
+
+    @dagmill.node_type("t.check")
+    def check(params: None, inputs: Any, ctx: dagmill.NodeContext) -> bool:
+        gc.collect()
+        return seen["ref"]() is None
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_node_types(self) -> list[dagmill.NodeType]:
+            return [big, check]
+
+    doc = {
+        "nodes": [{"id": "a", "type": "t.big"}, {"id": "b", "type": "t.noop"}, {"id": "c", "type": "t.check"}],
+        "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}],
+    }
+    released = await arun(doc, scheduler="sequential", plugins=[Plugin()])
+    assert released.outputs == {"c": True}
+    assert released.nodes["a"].output is None
+    kept = await arun(doc, scheduler="sequential", plugins=[Plugin()], keep_outputs=True)
+    assert kept.outputs == {"c": False}
+    assert isinstance(kept.nodes["a"].output, Big)
+
+
+async def test_lifecycle_hooks_fire_in_order() -> None:
+    events: list[tuple[str, ...]] = []
+
+    class Recorder:
+        @dagmill.hookimpl
+        def dagmill_run_start(self, run: dagmill.Run) -> None:
+            events.append(("run_start", run.workflow.name))
+
+        @dagmill.hookimpl
+        def dagmill_level_start(self, level: int, width: int) -> None:
+            events.append(("level_start", str(level), str(width)))
+
+        @dagmill.hookimpl
+        def dagmill_level_end(self, level: dagmill.LevelResult) -> None:
+            events.append(("level_end", str(level.level)))
+
+        @dagmill.hookimpl
+        def dagmill_node_ready(self, node: dagmill.Node) -> None:
+            events.append(("ready", node.id))
+
+        @dagmill.hookimpl
+        def dagmill_node_start(self, node: dagmill.Node) -> None:
+            events.append(("start", node.id))
+
+        @dagmill.hookimpl
+        def dagmill_node_end(self, node: dagmill.Node, result: dagmill.NodeResult) -> None:
+            events.append(("end", node.id, result.status.value))
+
+        @dagmill.hookimpl
+        def dagmill_run_end(self, result: dagmill.RunResult) -> None:
+            events.append(("run_end", result.status.value))
+
+    doc = {
+        "name": "hooks",
+        "nodes": [{"id": "a", "type": "t.value", "params": {"value": 1}}, {"id": "b", "type": "t.sum"}],
+        "edges": [{"source": "a", "target": "b"}],
+    }
+    await arun(doc, scheduler="sequential", plugins=[Recorder()])
+    assert events == [
+        ("run_start", "hooks"),
+        ("ready", "a"),
+        ("level_start", "0", "1"),
+        ("start", "a"),
+        ("end", "a", "succeeded"),
+        ("level_end", "0"),
+        ("ready", "b"),
+        ("level_start", "1", "1"),
+        ("start", "b"),
+        ("end", "b", "succeeded"),
+        ("level_end", "1"),
+        ("run_end", "succeeded"),
+    ]
+
+
+async def test_lookup_hook_makes_a_node_cached_without_running_it() -> None:
+    calls: list[str] = []
+
+    class Cache:
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, node: dagmill.Node, fingerprint: str) -> dagmill.StoredResult | None:
+            calls.append(fingerprint)
+            return dagmill.StoredResult(41, origin="test") if node.id == "a" else None
+
+    doc = {
+        "nodes": [{"id": "a", "type": "t.fail"}, {"id": "b", "type": "t.sum"}],
+        "edges": [{"source": "a", "target": "b"}],
+    }
+    result = await arun(doc, plugins=[Cache()])
+    assert result.status is dagmill.Status.SUCCEEDED
+    assert result.nodes["a"].status is dagmill.Status.CACHED
+    assert result.nodes["a"].attempts == 0
+    assert result.outputs == {"b": 41}
+    assert len(calls) == 2 and len(set(calls)) == 2
+
+
+async def test_fingerprint_changes_with_params_and_upstream(registry: dagmill.Registry) -> None:
+    prints: dict[int, dict[str, str]] = {}
+
+    class Spy:
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, run: dagmill.Run, node: dagmill.Node, fingerprint: str) -> None:
+            prints.setdefault(id(run), {})[node.id] = fingerprint
+
+    def doc(value: int, tail_value: int) -> dict[str, Any]:
+        return {
+            "nodes": [
+                {"id": "a", "type": "t.value", "params": {"value": value}},
+                {"id": "b", "type": "t.sum"},
+                {"id": "c", "type": "t.value", "params": {"value": tail_value}},
+            ],
+            "edges": [{"source": "a", "target": "b"}],
+        }
+
+    for document in (doc(1, 5), doc(1, 5), doc(2, 5)):
+        await arun(document, plugins=[Spy()])
+    first, same, changed = prints.values()
+    assert first == same
+    assert changed["a"] != first["a"] and changed["b"] != first["b"]
+    assert changed["c"] == first["c"]
+
+
+async def test_run_cancel_cancels_running_nodes(autojump_clock: trio.testing.MockClock) -> None:
+    class Canceller:
+        @dagmill.hookimpl
+        def dagmill_node_start(self, run: dagmill.Run, node: dagmill.Node) -> None:
+            if node.id == "second":
+                run.cancel("stop requested")
+
+    doc = {
+        "nodes": [
+            {"id": "first", "type": "t.sleep", "params": {"seconds": 1}},
+            {"id": "second", "type": "t.sleep", "params": {"seconds": 9}},
+            {"id": "third", "type": "t.sum"},
+        ],
+        "edges": [{"source": "first", "target": "second"}, {"source": "second", "target": "third"}],
+    }
+    result = await arun(doc, plugins=[Canceller()])
+    assert result.status is dagmill.Status.CANCELLED
+    assert result.error == "stop requested"
+    assert [result.nodes[x].status.value for x in ("first", "second", "third")] == ["succeeded", "cancelled", "cancelled"]
+    assert result.duration == pytest.approx(1)
+
+
+async def test_cancellation_from_the_caller_propagates(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {"nodes": [{"id": "slow", "type": "t.sleep", "params": {"seconds": 60}}]}
+    with trio.move_on_after(3) as scope:
+        await arun(doc)
+    assert scope.cancelled_caught
+    assert trio.current_time() == pytest.approx(3)
+
+
+async def test_progress_reaches_the_hook() -> None:
+    reports: list[tuple[str, float | None, str]] = []
+
+    @dagmill.node_type("t.progress")
+    async def progress(params: None, inputs: Any, ctx: dagmill.NodeContext) -> None:
+        ctx.progress(0.5, "half way")
+        ctx.progress(message="still going")
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_node_types(self) -> list[dagmill.NodeType]:
+            return [progress]
+
+        @dagmill.hookimpl
+        def dagmill_node_progress(self, node: dagmill.Node, fraction: float | None, message: str) -> None:
+            reports.append((node.id, fraction, message))
+
+    await arun({"nodes": [{"id": "p", "type": "t.progress"}]}, plugins=[Plugin()])
+    assert reports == [("p", 0.5, "half way"), ("p", None, "still going")]
+
+
+async def test_shared_objects_are_made_once_per_run_and_closed_at_its_end() -> None:
+    opened: list[int] = []
+    closed: list[int] = []
+
+    @asynccontextmanager
+    async def resource() -> AsyncIterator[int]:
+        opened.append(len(opened))
+        yield opened[-1]
+        closed.append(opened[-1])
+
+    @dagmill.node_type("t.shared")
+    async def use(params: None, inputs: Any, ctx: dagmill.NodeContext) -> int:
+        await trio.sleep(0)
+        return await ctx.shared("thing", resource)
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_node_types(self) -> list[dagmill.NodeType]:
+            return [use]
+
+    doc = {"nodes": [{"id": f"u{i}", "type": "t.shared"} for i in range(5)]}
+    first = await arun(doc, plugins=[Plugin()], max_concurrency=5)
+    assert set(first.outputs.values()) == {0}
+    second = await arun(doc, plugins=[Plugin()], max_concurrency=5)
+    assert set(second.outputs.values()) == {1}
+    assert closed == [0, 1]
+
+
+@attrs.frozen
+class _Remote(dagmill.Deferred):
+    value: Any
+    fetched: list[Any]
+
+    async def fetch(self) -> Any:
+        self.fetched.append(self.value)
+        return self.value
+
+
+async def test_deferred_outputs_pass_between_accepting_executors_and_are_fetched_for_others() -> None:
+    fetched: list[Any] = []
+    seen: list[tuple[str, Any]] = []
+
+    class Remote(dagmill.Executor):
+        name = "remote"
+        produces_deferred = True
+        accepts_deferred = True
+
+        async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+            seen.append((ctx.node_id, inputs))
+            plain = [v.value if isinstance(v, _Remote) else v for v in inputs]
+            return _Remote(node_type.func(params, plain, ctx), fetched)
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_executors(self) -> list[type[dagmill.Executor]]:
+            return [Remote]
+
+    doc = {
+        "nodes": [
+            {"id": "a", "type": "t.value", "params": {"value": 2}, "executor": "remote"},
+            {"id": "b", "type": "t.sum", "executor": "remote"},
+            {"id": "local", "type": "t.echo"},
+            {"id": "sink", "type": "t.sum", "executor": "remote"},
+        ],
+        "edges": [{"source": "a", "target": "b"}, {"source": "a", "target": "local"}, {"source": "b", "target": "sink"}],
+    }
+    result = await arun(doc, scheduler="sequential", plugins=[Plugin()])
+    assert result.outputs == {"local": [2], "sink": 2}
+    assert isinstance(dict(seen)["b"][0], _Remote)
+    assert fetched == [2, 2]
+
+
+async def test_executor_choice_node_over_run_over_document_over_type() -> None:
+    used: list[tuple[str, str]] = []
+
+    def recording(executor_name: str) -> type[dagmill.Executor]:
+        class Recording(dagmill.Executor):
+            name = executor_name
+
+            async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+                used.append((ctx.node_id, executor_name))
+                return None
+
+        return Recording
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_executors(self) -> list[type[dagmill.Executor]]:
+            return [recording("x"), recording("y"), recording("z")]
+
+    doc = {
+        "defaults": {"executor": "y"},
+        "nodes": [{"id": "node", "type": "t.noop", "executor": "x"}, {"id": "other", "type": "t.noop"}],
+    }
+    await arun(doc, scheduler="sequential", plugins=[Plugin()], executor="z")
+    await arun(doc, scheduler="sequential", plugins=[Plugin()])
+    assert used == [("node", "x"), ("other", "z"), ("node", "x"), ("other", "y")]
+
+
+async def test_bad_run_options_are_usage_errors_before_anything_runs() -> None:
+    doc = {"nodes": [{"id": "a", "type": "t.fail"}]}
+    for options, message in [
+        ({"scheduler": "fastest"}, "unknown scheduler 'fastest'"),
+        ({"max_concurrency": -1}, "max_concurrency: expected a number >= 0 or 'auto', got -1"),
+        ({"fail_policy": "panic"}, "fail_policy: expected one of fail_fast, continue, got 'panic'"),
+        ({"executor": "warp"}, "node 'a': unknown executor 'warp'"),
+        ({"timeout": 0}, "timeout: expected a number of seconds > 0, got 0"),
+    ]:
+        with pytest.raises(dagmill.UsageError, match=message):
+            await arun(doc, **options)
+
+
+def test_run_is_the_sync_twin_of_arun() -> None:
+    result = dagmill.run(diamond(3), plugins=[nodetypes], scheduler="ready", max_concurrency=2)
+    assert result.outputs == {"merge": 6}
+    assert result.max_concurrency == 2
+    data = result.to_dict()
+    assert set(data["nodes"]["root"]) >= {"status", "output", "error", "attempts", "level", "ready_at", "started_at", "ended_at"}
+
+
+def test_auto_concurrency_is_bounded_by_cores() -> None:
+    import os
+
+    assert 1 <= dagmill.auto_concurrency() <= min(32, (os.cpu_count() or 1) + 4)
