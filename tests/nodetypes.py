@@ -23,6 +23,8 @@ class ValueParams:
 @attrs.frozen
 class SleepParams:
     seconds: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    marker: str | None = None
+    """A file to create when the sleep starts (lets another process wait for it)."""
 
 
 @attrs.frozen
@@ -66,6 +68,8 @@ def noop(params: None, inputs: Any, ctx: dagmill.NodeContext) -> None:
 @dagmill.node_type("t.sleep", params=SleepParams)
 async def sleep(params: SleepParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
     """Sleep on trio's clock, then output the sum of the inputs that are not None (or None)."""
+    if params.marker:
+        await trio.Path(params.marker).touch()
     await trio.sleep(params.seconds)
     values = [v for v in _values(inputs) if v is not None]
     return sum(values) if values else None
