@@ -54,17 +54,15 @@ class Graph:
         self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
         succ: list[list[int]] = [[] for _ in range(n)]
         pred: list[list[int]] = [[] for _ in range(n)]
-        port_lists: list[list[str | None]] = [[] for _ in range(n)]
+        port_lists: list[list[str]] = [[] for _ in range(n)]
         for s, t, port in pairs:
             succ[s].append(t)
             pred[t].append(s)
-            port_lists[t].append(port)
+            if port is not None:
+                port_lists[t].append(port)
         self.successors: tuple[tuple[int, ...], ...] = tuple(map(tuple, succ))
         self.predecessors: tuple[tuple[int, ...], ...] = tuple(map(tuple, pred))
-        self.ports: tuple[tuple[str, ...] | None, ...] = tuple(
-            None if not ports or ports[0] is None else tuple(ports)  # type: ignore[arg-type]
-            for ports in port_lists
-        )
+        self.ports: tuple[tuple[str, ...] | None, ...] = tuple(tuple(ports) if ports else None for ports in port_lists)
         self.estimates: tuple[float, ...] = tuple(estimates)
         self.order = self._topological_order()
         self._analyse()

@@ -8,6 +8,7 @@ exception.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import os
 import re
@@ -305,11 +306,7 @@ class _Loader:
             fields["type"], fields["params"] = claimed
         raw_params = fields.pop("params", None)
         before = len(self.problems)
-        node = self.structure(fields, Node, place)
-        if node is not None and not node.id:
-            self.problem(f"{place}.id", "must not be empty")
         type_name = fields.get("type")
-        params = None
         if isinstance(type_name, str):
             node_type = self.registry.node_types.get(type_name)
             if node_type is None:
@@ -319,18 +316,19 @@ class _Loader:
                     f"unknown node type {type_name!r}{_suggest(type_name, known)} (installed: {_listing(known)})",
                 )
             else:
-                params = self.params(node_type.params, type_name, raw_params, f"{place}.params")
+                fields["params"] = self.params(node_type.params, type_name, raw_params, f"{place}.params")
+        node = self.structure(fields, Node, place)
         if node is None:
             return None
+        if not node.id:
+            self.problem(f"{place}.id", "must not be empty")
         self.check_executor(node.executor, f"{place}.executor")
         for pool, amount in node.resources.items():
             if pool not in pools:
                 self.problem(f"{place}.resources.{pool}", f"unknown resource pool{_suggest(pool, pools)} (declared: {_listing(pools)})")
             elif not 1 <= amount <= pools[pool]:
                 self.problem(f"{place}.resources.{pool}", f"must be between 1 and the pool's capacity {pools[pool]}, got {amount}")
-        if len(self.problems) != before:
-            return None
-        return attrs.evolve(node, params=params)
+        return node if len(self.problems) == before else None
 
     def params(self, params_class: type | None, type_name: str, raw: Any, place: str) -> Any:
         if params_class is None:
@@ -344,27 +342,29 @@ class _Loader:
         edges: list[tuple[int, Edge]] = []
         seen: dict[tuple[str, str, str | None], int] = {}
         for j, raw in enumerate(raw_edges):
-            place = f"edges[{j}]"
-            edge = self.structure(raw, Edge, place) if self.expect(raw, Mapping, "an object", place) else None
+            edge = _plain_edge(raw)
             if edge is None:
-                continue
-            ok = True
-            for end in ("source", "target"):
-                node_id = getattr(edge, end)
-                if node_id not in known:
-                    self.problem(f"{place}.{end}", f"unknown node {node_id!r}{_suggest(node_id, known)}")
-                    ok = False
-            if ok and edge.source == edge.target:
-                self.problem(place, f"self-loop on {edge.source!r}")
-                ok = False
+                place = f"edges[{j}]"
+                edge = self.structure(raw, Edge, place) if self.expect(raw, Mapping, "an object", place) else None
+                if edge is None:
+                    continue
             key = (edge.source, edge.target, edge.port)
-            if ok and key in seen:
-                self.problem(place, f"duplicate of edges[{seen[key]}] ({edge.source!r} -> {edge.target!r})")
-                ok = False
-            if ok:
+            if edge.source in known and edge.target in known and edge.source != edge.target and key not in seen:
                 seen[key] = j
                 edges.append((j, edge))
-        self.check_ports(edges)
+                continue
+            place = f"edges[{j}]"
+            if edge.source not in known or edge.target not in known:
+                for end in ("source", "target"):
+                    node_id = getattr(edge, end)
+                    if node_id not in known:
+                        self.problem(f"{place}.{end}", f"unknown node {node_id!r}{_suggest(node_id, known)}")
+            elif edge.source == edge.target:
+                self.problem(place, f"self-loop on {edge.source!r}")
+            else:
+                self.problem(place, f"duplicate of edges[{seen[key]}] ({edge.source!r} -> {edge.target!r})")
+        if any(edge.port is not None for _, edge in edges):
+            self.check_ports(edges)
         return edges
 
     def check_ports(self, edges: list[tuple[int, Edge]]) -> None:
@@ -397,9 +397,27 @@ class _Loader:
             return None
 
 
+_EDGE_KEYS = {"source", "target", "port"}
+
+
+def _plain_edge(raw: Any) -> Edge | None:
+    """The edge of a well-formed edge document, cheaply; ``None`` sends it the careful way."""
+    if type(raw) is dict and raw.keys() <= _EDGE_KEYS:
+        source, target, port = raw.get("source"), raw.get("target"), raw.get("port")
+        if type(source) is str and type(target) is str and (port is None or type(port) is str):
+            return Edge(source, target, port)
+    return None
+
+
 def _from_document(document: Any, where: str, name: str | None, registry: Registry) -> Workflow:
     loader = _Loader(registry)
-    workflow = loader.workflow(document, where, name)
+    collecting = gc.isenabled()
+    gc.disable()  # loading allocates a great many objects and frees none: collections would be pure cost
+    try:
+        workflow = loader.workflow(document, where, name)
+    finally:
+        if collecting:
+            gc.enable()
     if workflow is None:
         raise WorkflowError(loader.problems)
     return workflow

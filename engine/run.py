@@ -294,7 +294,7 @@ class Run:
         return f"scheduler {self.options.scheduler!r} started node {node_id!r} before {', '.join(map(repr, waiting))} ended"
 
     def _start(self, i: int, node: Node) -> None:
-        now = trio.current_time() - self._t0
+        now = self._clock() - self._t0
         self._started_at[i] = now
         self._running += 1
         if self._running > self._peak_running:
@@ -336,7 +336,7 @@ class Run:
                 outputs[p] = None
 
     def _finish(self, i: int, status: Status, output: Any, error: BaseException | None, attempts: int) -> list[int]:
-        now = trio.current_time() - self._t0
+        now = self._clock() - self._t0
         graph = self.graph
         level = graph.level[i]
         started = self._started_at[i]
@@ -451,7 +451,8 @@ class Run:
             raise _sole_error(group) from None
 
     async def _supervise(self, handle_signals: bool) -> RunResult:
-        self._t0 = trio.current_time()
+        self._clock = trio.lowlevel.current_clock().current_time
+        self._t0 = self._clock()
         self.started_at = time.time()
         instances: dict[str, Executor] = {}
         self._hook.dagmill_run_start(run=self)
@@ -486,7 +487,7 @@ class Run:
                 self.cancel(f"interrupted by {signal.Signals(signum).name}")
 
     def _result(self, error: str | None) -> RunResult:
-        now = trio.current_time() - self._t0
+        now = self._clock() - self._t0
         graph = self.graph
         unfinished = False
         for i in graph.order:

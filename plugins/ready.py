@@ -53,7 +53,8 @@ class ReadyScheduler(dagmill.Scheduler):
                 if ready:
                     for s in ready:
                         push(heap, rank[s])
-                    idle.unpark(count=len(ready) - 1)
+                    if len(ready) > 1 and idle:
+                        idle.unpark(count=len(ready) - 1)
 
         async with trio.open_nursery() as nursery:
             for _ in range(min(run.max_concurrency, len(graph))):

@@ -72,8 +72,8 @@ def test_every_defect_is_reported_at_once(registry: dagmill.Registry) -> None:
     }
     assert problems(doc, registry) == [
         "nmae: unknown field (did you mean 'name'?)",
-        "nodes[1].retrys: unknown field (did you mean 'retries'?)",
         "nodes[1].params.seconds: expected a number, got 'soon'",
+        "nodes[1].retrys: unknown field (did you mean 'retries'?)",
         "nodes[2].id: required",
         "nodes[3].id: duplicate id 'a' (first at nodes[0])",
         "edges[0].target: unknown node 'prase' (did you mean 'parse'?)",
