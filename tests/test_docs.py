@@ -1,0 +1,45 @@
+"""The plugin-author docs cannot rot: their example is the file the suite installs and runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import write_distribution
+
+DOCS = Path(__file__).parent.parent / "docs"
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_plugins_doc_shows_the_example_scheduler_verbatim() -> None:
+    source = (DOCS / "examples" / "depth_first.py").read_text()
+    assert len(source.splitlines()) < 40
+    assert f"```python\n{source}```" in (DOCS / "plugins.md").read_text()
+
+
+def test_example_scheduler_installs_through_an_entry_point_and_runs(
+    dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path, plugin_env: dict[str, str]
+) -> None:
+    site = tmp_path / "scheduler-site"
+    site.mkdir()
+    shutil.copy(DOCS / "examples" / "depth_first.py", site / "depth_first.py")
+    write_distribution(site, "depth-first-scheduler", {"depth_first": "depth_first"})
+    env = {"PYTHONPATH": os.pathsep.join([str(site), plugin_env["PYTHONPATH"]])}
+    listing = json.loads(dagmill_cli("plugins", "--json", env=env).stdout)
+    assert listing["schedulers"]["depth-first"]["distribution"] == "depth-first-scheduler 0.0.1"
+    doc = {
+        "nodes": [{"id": "root", "type": "t.value", "params": {"value": 1}}]
+        + [{"id": f"{branch}{k}", "type": "t.sum"} for branch in "ab" for k in range(3)],
+        "edges": [{"source": "root", "target": "a0"}, {"source": "root", "target": "b0"}]
+        + [{"source": f"{branch}{k}", "target": f"{branch}{k + 1}"} for branch in "ab" for k in range(2)],
+    }
+    done = dagmill_cli("run", str(write_json(doc)), "--scheduler", "depth-first", "--max-concurrency", "1", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["outputs"] == {"a2": 1, "b2": 1}
+    order = sorted(result["nodes"], key=lambda node: result["nodes"][node]["started_at"])
+    assert order == ["root", "a0", "a1", "a2", "b0", "b1", "b2"]
