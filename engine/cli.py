@@ -77,6 +77,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list plugins, node types, schedulers and executors")
     plugins.add_argument("--json", action="store_true", help="print the listing as JSON on stdout")
+    registry.hook.dagmill_addcommand(commands=commands)
     return parser
 
 
@@ -91,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if options.command == "plugins":
             return _plugins(registry, options.json)
+        handler = getattr(options, "handler", None)
+        if handler is not None:
+            return int(handler(options))
         workflow = load(options.file, registry=registry)
         if options.command == "validate":
             graph = workflow.graph

@@ -150,6 +150,26 @@ def dagmill_node_resources(run: Run, node: Node) -> Mapping[str, int] | None:
 
 
 @hookspec
+def dagmill_addcommand(commands: Any) -> None:
+    """Add subcommands to ``dagmill`` (``commands`` is argparse's subparsers object).
+
+    Give each new parser ``set_defaults(handler=fn)``: the CLI calls
+    ``fn(options)`` with the parsed options and exits with the ``int`` it
+    returns. Raise :class:`dagmill.DagmillError` for a user's mistake (exit 2).
+    """
+
+
+@hookspec(firstresult=True)
+def dagmill_node_estimate(run: Run, node: Node) -> float | None:
+    """Return the expected duration of ``node`` in seconds (learned from earlier runs), or ``None``.
+
+    Called once per node when a run starts, before the scheduler sees the
+    graph; the first non-``None`` answer replaces the node's ``estimate`` in
+    ``run.remaining`` (the priorities of the ``ready`` scheduler).
+    """
+
+
+@hookspec
 def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
     """Add options to ``dagmill run`` (called once, before the command line is parsed)."""
 

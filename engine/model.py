@@ -46,6 +46,7 @@ class Defaults:
     )
     executor: str | None = None
     estimate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    cache: bool = False
 
 
 @attrs.frozen
@@ -74,6 +75,7 @@ class Node:
         default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
     )
     resources: Mapping[str, int] = attrs.field(factory=dict, hash=False)
+    cache: bool | None = None
     description: str = ""
 
 
@@ -131,7 +133,8 @@ class NodeType:
     outputs (a list in edge order, or a dict by port), ``ctx`` a
     :class:`dagmill.NodeContext`. Its return value is the node's output.
     ``executor`` names where it runs unless the node or the run says otherwise;
-    bump ``version`` when the meaning of the output changes (caches key on it).
+    bump ``version`` when the meaning of the output changes (caches key on it);
+    ``cache`` makes its nodes cacheable unless a node or the defaults say otherwise.
     """
 
     name: str
@@ -140,6 +143,7 @@ class NodeType:
     description: str = ""
     executor: str = "inline"
     version: str = "1"
+    cache: bool = False
     is_async: bool = attrs.field(init=False, repr=False)
 
     @is_async.default
@@ -154,6 +158,7 @@ def node_type(
     description: str | None = None,
     executor: str = "inline",
     version: str = "1",
+    cache: bool = False,
 ) -> Callable[[NodeFunction], NodeType]:
     """Turn ``func(params, inputs, ctx)`` into a :class:`NodeType`.
 
@@ -170,6 +175,7 @@ def node_type(
             description=description if description is not None else doc.partition("\n")[0],
             executor=executor,
             version=version,
+            cache=cache,
         )
 
     return wrap

@@ -123,6 +123,8 @@ class RunResult:
     started_at: float
     duration: float
     error: str | None = None
+    extras: dict[str, Any] = attrs.field(factory=dict)
+    """Facts plugins add in ``dagmill_run_end``, by plugin (``{"cache": {"hits": 3, "misses": 1}}``)."""
 
     @property
     def ok(self) -> bool:
@@ -151,6 +153,7 @@ class RunResult:
             "nodes": {node_id: node.to_dict() for node_id, node in self.nodes.items()},
             "levels": [level.to_dict() for level in self.levels],
             "outputs": self.outputs,
+            "extras": self.extras,
         }
 
     def to_json(self, indent: int | None = None) -> str:

@@ -170,6 +170,7 @@ class Run:
         self._on_node_end = _implemented(hook.dagmill_node_end)
         self._lookup = _implemented(hook.dagmill_node_lookup)
         self._fingerprints: list[str] | None = None
+        self._remaining: tuple[float, ...] | None = None
         self._shared: dict[str, Any] = {}
         self._shared_locks: dict[str, trio.Lock] = {}
         self._stack: contextlib.AsyncExitStack | None = None
@@ -204,6 +205,23 @@ class Run:
                 assert self._stack is not None, "shared() is available while the run is running"
                 self._shared[key] = await self._stack.enter_async_context(factory())
         return self._shared[key]
+
+    @property
+    def remaining(self) -> tuple[float, ...]:
+        """Per node, the longest estimated path from its start to the end of the graph.
+
+        ``graph.remaining``, unless a plugin answers ``dagmill_node_estimate``
+        (durations learned from earlier runs): then recomputed for this run.
+        """
+        if self._remaining is None:
+            self._remaining = self._estimate_remaining()
+        return self._remaining
+
+    def cacheable(self, node: Node) -> bool:
+        """Whether ``node`` asked for caching: its own ``cache``, else the defaults', else its type's."""
+        if node.cache is not None:
+            return node.cache
+        return self.workflow.defaults.cache or self.registry.node_types[node.type].cache
 
     def fingerprint(self, index: int) -> str:
         """A digest of node ``index``'s type, type version, params and its inputs' fingerprints."""
@@ -428,6 +446,18 @@ class Run:
                 raise UsageError(f"node {node.id!r}: unknown executor {name!r} (installed: {installed})")
             names.append(name)
         return names
+
+    def _estimate_remaining(self) -> tuple[float, ...]:
+        ask = _implemented(self._hook.dagmill_node_estimate)
+        if ask is None:
+            return self.graph.remaining
+        graph = self.graph
+        remaining = [0.0] * len(graph)
+        for i in reversed(graph.order):
+            learned = ask(run=self, node=self._nodes[i])
+            own = graph.estimates[i] if learned is None else learned
+            remaining[i] = own + max((remaining[s] for s in graph.successors[i]), default=0.0)
+        return tuple(remaining)
 
     def _plan_resources(self) -> list[Request]:
         ask = _implemented(self._hook.dagmill_node_resources)

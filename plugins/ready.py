@@ -14,7 +14,8 @@ class ReadyScheduler(dagmill.Scheduler):
     """Keeps up to ``max_concurrency`` workers busy from one priority queue of ready nodes.
 
     Priority is the longest estimated path from the node to the end of the
-    graph (``run.graph.remaining``), ties by id: the classic critical-path
+    graph (``run.remaining``: node estimates, or durations plugins learned
+    from earlier runs), ties by id: the classic critical-path
     list scheduler. Nodes are ranked once, so the heap holds plain integers.
     With no limit (``max_concurrency=0``) every ready node starts at once.
     """
@@ -28,7 +29,7 @@ class ReadyScheduler(dagmill.Scheduler):
         if not run.max_concurrency:
             await self._unlimited(run)
             return
-        remaining, ids = graph.remaining, graph.ids
+        remaining, ids = run.remaining, graph.ids
         by_rank = sorted(range(len(graph)), key=lambda i: (-remaining[i], ids[i]))
         rank = [0] * len(graph)
         for r, i in enumerate(by_rank):

@@ -208,6 +208,33 @@ def test_broken_plugin_is_reported_by_name_and_the_others_still_load(
     assert "warning: plugin 'broken_plugin' (from broken-plugin 0.0.1): ModuleNotFoundError" in done.stderr
 
 
+COMMAND_PLUGIN = '''
+import dagmill
+
+
+def count(options):
+    workflow = dagmill.load(options.file)
+    print(len(workflow.nodes), "nodes")
+    return 0 if workflow.nodes else 1
+
+
+@dagmill.hookimpl
+def dagmill_addcommand(commands):
+    parser = commands.add_parser("count", help="count the nodes of a workflow")
+    parser.add_argument("file")
+    parser.set_defaults(handler=count)
+'''
+
+
+def test_plugins_add_subcommands(dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path, plugin_env: dict[str, str]) -> None:
+    env = third_party_env(tmp_path, plugin_env, COMMAND_PLUGIN, "counting")
+    done = dagmill_cli("count", str(write_json(EXAMPLE)), env=env)
+    assert (done.returncode, done.stdout) == (0, "3 nodes\n")
+    broken = dagmill_cli("count", str(write_json({"nodes": [{"id": 1}]})), env=env)
+    assert broken.returncode == 2
+    assert "nodes[0].id: expected a string, got 1" in broken.stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_cancels_the_run_cleanly_and_exits_130(
     plugin_env: dict[str, str], write_json: Callable[..., Path], tmp_path: Path, signum: int

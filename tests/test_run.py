@@ -477,3 +477,59 @@ def test_auto_concurrency_is_bounded_by_cores() -> None:
     import os
 
     assert 1 <= dagmill.auto_concurrency() <= min(32, (os.cpu_count() or 1) + 4)
+
+
+async def test_learned_estimates_reorder_the_ready_queue(autojump_clock: trio.testing.MockClock) -> None:
+    durations = {"a": 1, "b": 1, "c": 1, "d": 10}
+    doc = {"nodes": [{"id": x, "type": "t.sleep", "params": {"seconds": s}} for x, s in durations.items()]}
+
+    class Learned:
+        @dagmill.hookimpl
+        def dagmill_node_estimate(self, node: dagmill.Node) -> float:
+            return durations[node.id]
+
+    blind = await arun(doc, scheduler="ready", max_concurrency=2)
+    assert blind.duration == pytest.approx(11)
+    informed = await arun(doc, scheduler="ready", max_concurrency=2, plugins=[Learned()])
+    assert informed.nodes["d"].started_at == pytest.approx(0)
+    assert informed.duration == pytest.approx(10)
+
+
+async def test_cacheable_is_node_over_defaults_over_type(registry: dagmill.Registry) -> None:
+    verdicts: dict[str, bool] = {}
+
+    class Spy:
+        @dagmill.hookimpl
+        def dagmill_node_start(self, run: dagmill.Run, node: dagmill.Node) -> None:
+            verdicts[node.id] = run.cacheable(node)
+
+    cached_type = dagmill.node_type("t.cached", cache=True)(lambda p, i, c: None)
+
+    class Types:
+        @dagmill.hookimpl
+        def dagmill_node_types(self) -> list[dagmill.NodeType]:
+            return [cached_type]
+
+    doc = {
+        "nodes": [
+            {"id": "plain", "type": "t.noop"},
+            {"id": "by_type", "type": "t.cached"},
+            {"id": "opted_out", "type": "t.cached", "cache": False},
+            {"id": "opted_in", "type": "t.noop", "cache": True},
+        ]
+    }
+    await arun(doc, plugins=[Spy(), Types()])
+    assert verdicts == {"plain": False, "by_type": True, "opted_out": False, "opted_in": True}
+    doc["defaults"] = {"cache": True}
+    await arun(doc, plugins=[Spy(), Types()])
+    assert verdicts == {"plain": True, "by_type": True, "opted_out": False, "opted_in": True}
+
+
+async def test_plugins_add_facts_to_the_result() -> None:
+    class Counter:
+        @dagmill.hookimpl
+        def dagmill_run_end(self, result: dagmill.RunResult) -> None:
+            result.extras["counter"] = {"nodes": len(result.nodes)}
+
+    result = await arun(diamond(), plugins=[Counter()])
+    assert result.to_dict()["extras"] == {"counter": {"nodes": 4}}
