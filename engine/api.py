@@ -27,6 +27,7 @@ def _options(
     fail_policy: FailPolicy | str,
     timeout: float | None,
     keep_outputs: bool,
+    cancel_stalled: bool,
     run_id: str | None,
     workdir: str | os.PathLike[str] | None,
     settings: Mapping[str, Any] | None,
@@ -44,6 +45,7 @@ def _options(
         fail_policy=policy,
         timeout=timeout,
         keep_outputs=keep_outputs,
+        cancel_stalled=cancel_stalled,
         run_id=run_id,
         workdir=Path(workdir) if workdir is not None else None,
         settings=dict(settings or {}),
@@ -59,6 +61,7 @@ async def arun(
     fail_policy: FailPolicy | str = FailPolicy.FAIL_FAST,
     timeout: float | None = None,
     keep_outputs: bool = False,
+    cancel_stalled: bool = False,
     plugins: Sequence[object] = (),
     registry: Registry | None = None,
     run_id: str | None = None,
@@ -76,7 +79,9 @@ async def arun(
     Raises :class:`WorkflowError` or :class:`UsageError` before anything runs.
     """
     reg = registry_for(plugins, registry)
-    options = _options(scheduler, max_concurrency, executor, fail_policy, timeout, keep_outputs, run_id, workdir, settings)
+    options = _options(
+        scheduler, max_concurrency, executor, fail_policy, timeout, keep_outputs, cancel_stalled, run_id, workdir, settings
+    )
     return await Run(load(workflow, registry=reg), options, reg)._main(handle_signals)
 
 
@@ -89,6 +94,7 @@ def run(
     fail_policy: FailPolicy | str = FailPolicy.FAIL_FAST,
     timeout: float | None = None,
     keep_outputs: bool = False,
+    cancel_stalled: bool = False,
     plugins: Sequence[object] = (),
     registry: Registry | None = None,
     run_id: str | None = None,
@@ -112,6 +118,7 @@ def run(
             fail_policy=fail_policy,
             timeout=timeout,
             keep_outputs=keep_outputs,
+            cancel_stalled=cancel_stalled,
             plugins=plugins,
             registry=registry,
             run_id=run_id,

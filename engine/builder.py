@@ -11,7 +11,7 @@ from dagmill.load import converter, load
 from dagmill.model import Workflow
 from dagmill.registry import Registry
 
-_NODE_SETTINGS = ("retries", "retry_backoff", "timeout", "executor", "estimate", "resources", "cache", "description")
+_NODE_SETTINGS = ("retries", "retry_backoff", "timeout", "executor", "estimate", "resources", "cache", "stall_after", "description")
 
 
 class WorkflowBuilder:

@@ -64,6 +64,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="cancel the run after this long")
     run.add_argument("--json", action="store_true", help="print the run result as one JSON object on stdout")
     run.add_argument("--keep-outputs", action="store_true", help="keep every node's output in the result, not only the sinks'")
+    run.add_argument("--cancel-stalled", action="store_true", help="cancel (fail) nodes silent past their stall_after")
     run.add_argument("--run-id", help="id of this run (default: random)")
     run.add_argument("--workdir", help="the run's work directory (default: .dagmill/runs/RUN_ID)")
     registry.hook.dagmill_addoption(parser=run)
@@ -113,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fail_policy=options.fail_policy,
                 timeout=options.timeout,
                 keep_outputs=options.keep_outputs,
+                cancel_stalled=options.cancel_stalled,
                 registry=registry,
                 run_id=options.run_id,
                 workdir=options.workdir,

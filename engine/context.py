@@ -102,6 +102,9 @@ class NodeContext:
     def progress(self, fraction: float | None = None, message: str = "") -> None:
         """Report progress (``fraction`` in [0, 1]) to the ``dagmill_node_progress`` hook.
 
+        Every call is also a heartbeat: a node that calls it more often than
+        its ``stall_after`` is never reported stalled.
+
         Call it from the trio thread (async node types); from a worker thread
         use ``trio.from_thread.run_sync(ctx.progress, ...)``.
         """

@@ -46,5 +46,5 @@ class NodeTimeoutError(DagmillError):
     """A node attempt ran past its ``timeout``."""
 
 
-class RunCancelled(DagmillError):
-    """A run was cancelled from outside (Ctrl-C, SIGTERM, a caller's cancel scope)."""
+class NodeStalledError(DagmillError):
+    """A node sent no heartbeat for longer than its ``stall_after`` and the run cancels stalled nodes."""

@@ -116,6 +116,14 @@ def dagmill_node_progress(run: Run, node: Node, fraction: float | None, message:
 
 
 @hookspec
+def dagmill_node_stalled(run: Run, node: Node, silent_for: float) -> None:
+    """``node`` has sent no heartbeat (start or ``ctx.progress``) for ``silent_for`` seconds, past its ``stall_after``.
+
+    Called once per stall; the node is cancelled afterwards if the run cancels stalled nodes.
+    """
+
+
+@hookspec
 def dagmill_node_end(run: Run, node: Node, result: NodeResult) -> None:
     """``node`` has reached a final status; ``result`` is its final record."""
 

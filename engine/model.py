@@ -47,6 +47,9 @@ class Defaults:
     executor: str | None = None
     estimate: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     cache: bool = False
+    stall_after: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
 
 
 @attrs.frozen
@@ -76,6 +79,9 @@ class Node:
     )
     resources: Mapping[str, int] = attrs.field(factory=dict, hash=False)
     cache: bool | None = None
+    stall_after: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
     description: str = ""
 
 

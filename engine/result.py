@@ -43,6 +43,8 @@ class NodeResult:
     ready_at: float | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    stalled: bool = False
+    """Whether the node went silent past its ``stall_after`` at some point."""
 
     @property
     def duration(self) -> float | None:
@@ -70,6 +72,7 @@ class NodeResult:
             "ready_at": self.ready_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "stalled": self.stalled,
         }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import random
@@ -27,7 +28,7 @@ import attrs
 import trio
 
 from dagmill.context import NodeContext, Variables
-from dagmill.errors import NodeTimeoutError, SchedulerError, UsageError
+from dagmill.errors import NodeStalledError, NodeTimeoutError, SchedulerError, UsageError
 from dagmill.executor import Deferred, Executor
 from dagmill.graph import Graph
 from dagmill.load import converter
@@ -37,6 +38,7 @@ from dagmill.resources import PoolStatistics, Request, ResourcePool, acquire_all
 from dagmill.result import LevelResult, NodeResult, RunResult
 
 T = TypeVar("T")
+_log = logging.getLogger("dagmill.run")
 _PENDING = Status.PENDING
 _RUNNING = Status.RUNNING
 _SUCCEEDED = Status.SUCCEEDED
@@ -77,7 +79,8 @@ def _concurrency(value: int | str) -> int:
 class RunOptions:
     """How to run a workflow; every field has the same meaning as its ``dagmill run`` flag.
 
-    ``executor`` is the executor of nodes that name none (over the document's
+    ``cancel_stalled`` cancels (and so fails) a node that sends no heartbeat
+    for longer than its ``stall_after``. ``executor`` is the executor of nodes that name none (over the document's
     ``defaults.executor`` and the node type's default). ``settings`` carries
     plugin options (``{"metrics_port": 9100}``) to plugins, which read them
     from ``run.options.settings``.
@@ -89,6 +92,7 @@ class RunOptions:
     fail_policy: FailPolicy = attrs.field(default=FailPolicy.FAIL_FAST, converter=FailPolicy)
     timeout: float | None = None
     keep_outputs: bool = False
+    cancel_stalled: bool = False
     run_id: str | None = None
     workdir: Path | None = None
     settings: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
@@ -175,6 +179,12 @@ class Run:
         self._shared_locks: dict[str, trio.Lock] = {}
         self._stack: contextlib.AsyncExitStack | None = None
         self._requests: list[Request] = self._plan_resources()
+        self._stall_after = [_stall_threshold(node, workflow.defaults) for node in workflow.nodes]
+        self._watching = any(t is not None for t in self._stall_after)
+        self._beats: dict[int, float] = {}
+        self._stalled: set[int] = set()
+        self._stall_scopes: dict[int, trio.CancelScope] = {}
+        self._on_node_stalled = _implemented(hook.dagmill_node_stalled)
 
     # -- for schedulers and plugins --------------------------------------------
 
@@ -275,13 +285,10 @@ class Run:
                 try:
                     if self._deferred and not executor.accepts_deferred:
                         inputs = await _fetch_all(inputs)
-                    if timeout is None:
+                    if timeout is None and not self._watching:
                         output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
                     else:
-                        with trio.move_on_after(timeout) as scope:
-                            output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
-                        if scope.cancelled_caught:
-                            raise NodeTimeoutError(f"timed out after {timeout:g}s")
+                        output = await self._guarded(i, executor, node_type, params, inputs, attempt, timeout)
                     if self._deferred and isinstance(output, Deferred) and self._keeps_output(i):
                         output = await output.fetch()
                     error = None
@@ -304,6 +311,22 @@ class Run:
 
     # -- one node's life ---------------------------------------------------------
 
+    async def _guarded(
+        self, i: int, executor: Executor, node_type: NodeType, params: Any, inputs: Any, attempt: int, timeout: float | None
+    ) -> Any:
+        """One attempt under its timeout and, if the run cancels stalled nodes, a scope the watchdog can cancel."""
+        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline, trio.CancelScope() as stall:
+            if self.options.cancel_stalled and self._stall_after[i] is not None:
+                self._stall_scopes[i] = stall
+            try:
+                return await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
+            finally:
+                self._stall_scopes.pop(i, None)
+        if stall.cancelled_caught:
+            raise NodeStalledError(f"stalled: no heartbeat for {self._stall_after[i]:g}s")
+        assert deadline.cancelled_caught
+        raise NodeTimeoutError(f"timed out after {timeout:g}s")
+
     def _misuse(self, i: int) -> str:
         node_id = self.graph.ids[i]
         if self._status[i] is not _PENDING:
@@ -325,6 +348,8 @@ class Run:
             self._level_peak[level] = running
         if self._on_node_start is not None:
             self._on_node_start(run=self, node=node)
+        if self._watching and self._stall_after[i] is not None:
+            self._beats[i] = now
 
     def _open_level(self, level: int, now: float) -> None:
         if self._level_open[level] is None:
@@ -361,6 +386,8 @@ class Run:
         if started is not None:
             self._running -= 1
             self._level_running[level] -= 1
+            if self._watching:
+                self._beats.pop(i, None)
         else:
             self._open_level(level, now)
         self._status[i] = status
@@ -379,6 +406,7 @@ class Run:
             self._ready_at[i],
             started if started is not None else (now if status is _CACHED else None),
             now,
+            i in self._stalled,
         )
         self._results[i] = result
         if self._on_node_end is not None:
@@ -430,6 +458,8 @@ class Run:
         return delay * random.uniform(0.5, 1.0)
 
     def _report_progress(self, i: int, fraction: float | None, message: str) -> None:
+        if i in self._beats:
+            self._beats[i] = self._clock() - self._t0
         if self._on_node_progress is not None:
             self._on_node_progress(run=self, node=self._nodes[i], fraction=fraction, message=message)
 
@@ -495,6 +525,8 @@ class Run:
             async with trio.open_nursery() as nursery:
                 if handle_signals:
                     nursery.start_soon(self._watch_signals)
+                if self._watching:
+                    nursery.start_soon(self._watch_stalls)
                 with self._cancel_scope, trio.move_on_after(self.options.timeout or math.inf) as deadline:
                     for s in self.graph.sources:
                         self._ready_at[s] = 0.0
@@ -508,6 +540,26 @@ class Run:
         result = self._result(error)
         self._hook.dagmill_run_end(run=self, result=result)
         return result
+
+    async def _watch_stalls(self) -> None:
+        """Every quarter of the shortest ``stall_after``, report (and maybe cancel) nodes silent for too long."""
+        period = max(0.01, min(t for t in self._stall_after if t is not None) / 4)
+        while True:
+            await trio.sleep(period)
+            now = self._clock() - self._t0
+            for i, beat in list(self._beats.items()):
+                silent = now - beat
+                threshold = self._stall_after[i]
+                if threshold is None or silent <= threshold or i in self._stalled:
+                    continue
+                self._stalled.add(i)
+                node = self._nodes[i]
+                _log.warning("run %s: node %r stalled: no heartbeat for %.3gs", self.run_id, node.id, silent)
+                if self._on_node_stalled is not None:
+                    self._on_node_stalled(run=self, node=node, silent_for=silent)
+                scope = self._stall_scopes.get(i)
+                if scope is not None:
+                    scope.cancel()
 
     async def _watch_signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -576,6 +628,15 @@ async def _fetch_all(inputs: Any) -> Any:
     if isinstance(inputs, dict):
         return {port: await v.fetch() if isinstance(v, Deferred) else v for port, v in inputs.items()}
     return [await v.fetch() if isinstance(v, Deferred) else v for v in inputs]
+
+
+def _stall_threshold(node: Node, defaults: Any) -> float | None:
+    """``stall_after`` of the node, else of the defaults, else three times an explicit ``estimate``."""
+    if node.stall_after is not None:
+        return node.stall_after
+    if defaults.stall_after is not None:
+        return defaults.stall_after
+    return 3 * node.estimate if node.estimate else None
 
 
 def _implemented(caller: Any) -> Any:

@@ -38,6 +38,12 @@ class FlakyParams:
     failures: int = attrs.field(default=1, validator=attrs.validators.ge(0))
 
 
+@attrs.frozen
+class BeatParams:
+    beats: int = 3
+    every: float = 1.0
+
+
 def _values(inputs: Any) -> list[Any]:
     return list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
 
@@ -91,6 +97,15 @@ def flaky(params: FlakyParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
     return ctx.attempt
 
 
+@dagmill.node_type("t.beat", params=BeatParams)
+async def beat(params: BeatParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
+    """Report progress params.beats times, params.every seconds apart; output the beat count."""
+    for k in range(params.beats):
+        await trio.sleep(params.every)
+        ctx.progress((k + 1) / params.beats)
+    return params.beats
+
+
 @dagmill.hookimpl
 def dagmill_node_types() -> Sequence[dagmill.NodeType]:
-    return [value, total, echo, noop, sleep, fail, flaky]
+    return [value, total, echo, noop, sleep, fail, flaky, beat]

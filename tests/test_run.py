@@ -533,3 +533,53 @@ async def test_plugins_add_facts_to_the_result() -> None:
 
     result = await arun(diamond(), plugins=[Counter()])
     assert result.to_dict()["extras"] == {"counter": {"nodes": 4}}
+
+
+class StallRecorder:
+    def __init__(self) -> None:
+        self.stalls: list[tuple[str, float, float]] = []
+
+    @dagmill.hookimpl
+    def dagmill_node_stalled(self, node: dagmill.Node, silent_for: float) -> None:
+        self.stalls.append((node.id, silent_for, trio.current_time()))
+
+
+async def test_silent_node_is_reported_stalled_once(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = StallRecorder()
+    doc = {"nodes": [{"id": "quiet", "type": "t.sleep", "params": {"seconds": 10}, "stall_after": 2}]}
+    result = await arun(doc, plugins=[recorder])
+    assert result.nodes["quiet"].status is dagmill.Status.SUCCEEDED
+    assert result.nodes["quiet"].stalled is True
+    [(node_id, silent, _)] = recorder.stalls
+    assert node_id == "quiet" and 2 < silent <= 2.5
+
+
+async def test_heartbeats_keep_a_node_from_stalling(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = StallRecorder()
+    doc = {"nodes": [{"id": "chatty", "type": "t.beat", "params": {"beats": 8, "every": 1}, "stall_after": 2}]}
+    result = await arun(doc, plugins=[recorder])
+    assert recorder.stalls == []
+    assert result.nodes["chatty"].stalled is False
+    assert result.nodes["chatty"].duration == pytest.approx(8)
+
+
+async def test_explicit_estimate_sets_a_stall_threshold_of_three_times_it(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = StallRecorder()
+    doc = {
+        "nodes": [
+            {"id": "estimated", "type": "t.sleep", "params": {"seconds": 5}, "estimate": 1},
+            {"id": "unestimated", "type": "t.sleep", "params": {"seconds": 5}},
+        ]
+    }
+    await arun(doc, plugins=[recorder], max_concurrency=2)
+    assert [node_id for node_id, _, _ in recorder.stalls] == ["estimated"]
+
+
+async def test_cancel_stalled_fails_the_stalled_node(autojump_clock: trio.testing.MockClock) -> None:
+    doc = {"nodes": [{"id": "stuck", "type": "t.sleep", "params": {"seconds": 600}, "stall_after": 4}]}
+    result = await arun(doc, cancel_stalled=True)
+    stuck = result.nodes["stuck"]
+    assert stuck.status is dagmill.Status.FAILED
+    assert stuck.error == "NodeStalledError: stalled: no heartbeat for 4s"
+    assert stuck.stalled is True
+    assert 4 < stuck.duration <= 5  # type: ignore[operator]
