@@ -140,7 +140,9 @@ class NodeType:
     :class:`dagmill.NodeContext`. Its return value is the node's output.
     ``executor`` names where it runs unless the node or the run says otherwise;
     bump ``version`` when the meaning of the output changes (caches key on it);
-    ``cache`` makes its nodes cacheable unless a node or the defaults say otherwise.
+    ``cache`` makes its nodes cacheable unless a node or the defaults say otherwise;
+    ``serializer`` declares how stores (journal, cache) may keep its outputs:
+    ``"json"``, or ``"pickle"`` for outputs JSON cannot hold.
     """
 
     name: str
@@ -150,6 +152,7 @@ class NodeType:
     executor: str = "inline"
     version: str = "1"
     cache: bool = False
+    serializer: str = attrs.field(default="json", validator=attrs.validators.in_(("json", "pickle")))
     is_async: bool = attrs.field(init=False, repr=False)
 
     @is_async.default
@@ -165,6 +168,7 @@ def node_type(
     executor: str = "inline",
     version: str = "1",
     cache: bool = False,
+    serializer: str = "json",
 ) -> Callable[[NodeFunction], NodeType]:
     """Turn ``func(params, inputs, ctx)`` into a :class:`NodeType`.
 
@@ -182,6 +186,7 @@ def node_type(
             executor=executor,
             version=version,
             cache=cache,
+            serializer=serializer,
         )
 
     return wrap
