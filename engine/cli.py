@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from dagmill import simulate
 from dagmill.api import run as run_workflow
 from dagmill.errors import DagmillError, WorkflowError
 from dagmill.graph import Graph
@@ -20,6 +21,7 @@ from dagmill.load import load
 from dagmill.model import FailPolicy, Status, Workflow
 from dagmill.registry import Registry
 from dagmill.result import RunResult
+from dagmill.run import auto_concurrency
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -38,6 +40,10 @@ def _concurrency(text: str) -> int | str:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'auto', got {text!r}")
     return value
+
+
+def _slots(value: int | str) -> int:
+    return auto_concurrency() if value == "auto" else int(value)
 
 
 def _seconds(text: str) -> float:
@@ -72,9 +78,10 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a workflow document; list every defect")
     validate.add_argument("file", metavar="FILE")
 
-    plan = commands.add_parser("plan", help="show levels, widths and the critical path")
+    plan = commands.add_parser("plan", help="show levels, widths, the critical path and makespan estimates")
     plan.add_argument("file", metavar="FILE")
-    plan.add_argument("--format", choices=["text", "json"], default="text")
+    plan.add_argument("--format", choices=["text", "json", "mermaid", "dot"], default="text")
+    plan.add_argument("--max-concurrency", type=_concurrency, default="auto", metavar="N|auto", help="slots for the makespan estimates (default: auto)")
 
     plugins = commands.add_parser("plugins", help="list plugins, node types, schedulers and executors")
     plugins.add_argument("--json", action="store_true", help="print the listing as JSON on stdout")
@@ -102,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{options.file}: ok ({len(graph)} nodes, {len(workflow.edges)} edges, {len(graph.levels)} levels)", file=err)
             return EXIT_OK
         if options.command == "plan":
-            return _plan(workflow, options.format)
+            return _plan(workflow, options.format, _slots(options.max_concurrency))
         registry.hook.dagmill_configure(options=options, registry=registry)
         result = None
         try:
@@ -168,8 +175,19 @@ def _ids(graph: Graph, indices: Sequence[int]) -> str:
     return ", ".join(names) + more
 
 
-def _plan(workflow: Workflow, format: str) -> int:
+def _plan(workflow: Workflow, format: str, k: int) -> int:
     graph = workflow.graph
+    if format == "mermaid":
+        print(_mermaid(workflow))
+        return EXIT_OK
+    if format == "dot":
+        print(_dot(workflow))
+        return EXIT_OK
+    estimates = {
+        "lower_bound": simulate.lower_bound(graph, k),
+        "level": simulate.level_makespan(graph, k),
+        "ready": simulate.ready_makespan(graph, k),
+    }
     if format == "json":
         plan = {
             "workflow": workflow.name,
@@ -179,17 +197,47 @@ def _plan(workflow: Workflow, format: str) -> int:
             "widths": graph.widths,
             "critical_path": [graph.ids[i] for i in graph.critical_path],
             "critical_length": graph.critical_length,
+            "max_concurrency": k,
+            "makespan": estimates,
         }
         print(json.dumps(plan))
         return EXIT_OK
     out = sys.stdout
     print(f"workflow {workflow.name!r}: {len(graph)} nodes, {len(workflow.edges)} edges, {len(graph.levels)} levels", file=out)
-    for k, level in enumerate(graph.levels):
-        print(f"  level {k} (width {len(level)}): {_ids(graph, level)}", file=out)
+    for depth, level in enumerate(graph.levels):
+        print(f"  level {depth} (width {len(level)}): {_ids(graph, level)}", file=out)
     path = " -> ".join(graph.ids[i] for i in graph.critical_path)
     print(f"critical path (estimated {graph.critical_length:g}s): {path}", file=out)
     print(f"max width {max(graph.widths, default=0)}", file=out)
+    slots = f"{k} slots" if k else "unlimited slots"
+    print(f"makespan at {slots}: lower bound {estimates['lower_bound']:g}s, level {estimates['level']:g}s, ready {estimates['ready']:g}s", file=out)
     return EXIT_OK
+
+
+def _mermaid(workflow: Workflow) -> str:
+    graph = workflow.graph
+    lines = ["flowchart LR"]
+    for i, node in enumerate(workflow.nodes):
+        lines.append(f'  n{i}["{_quote(node.id)}<br/><small>{_quote(node.type)}</small>"]')
+    for edge in workflow.edges:
+        label = f"|{_quote(edge.port)}|" if edge.port else ""
+        lines.append(f"  n{graph.index[edge.source]} -->{label} n{graph.index[edge.target]}")
+    return "\n".join(lines)
+
+
+def _quote(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;")
+
+
+def _dot(workflow: Workflow) -> str:
+    lines = [f"digraph {json.dumps(workflow.name)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for node in workflow.nodes:
+        lines.append(f"  {json.dumps(node.id)} [label={json.dumps(node.id + chr(10) + node.type)}];")
+    for edge in workflow.edges:
+        label = f" [label={json.dumps(edge.port)}]" if edge.port else ""
+        lines.append(f"  {json.dumps(edge.source)} -> {json.dumps(edge.target)}{label};")
+    lines.append("}")
+    return "\n".join(lines)
 
 
 def _plugins(registry: Registry, as_json: bool) -> int:
