@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from dagmill import simulate
 from dagmill.api import run as run_workflow
+from dagmill.config import Layers, Setting
 from dagmill.errors import DagmillError, WorkflowError
 from dagmill.graph import Graph
 from dagmill.load import load
@@ -83,6 +86,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=["text", "json", "mermaid", "dot"], default="text")
     plan.add_argument("--max-concurrency", type=_concurrency, default="auto", metavar="N|auto", help="slots for the makespan estimates (default: auto)")
 
+    config = commands.add_parser("config", help="show the effective run options and where each comes from")
+    config.add_argument("--json", action="store_true", help="print them as JSON on stdout")
+
     plugins = commands.add_parser("plugins", help="list plugins, node types, schedulers and executors")
     plugins.add_argument("--json", action="store_true", help="print the listing as JSON on stdout")
     registry.hook.dagmill_addcommand(commands=commands)
@@ -92,14 +98,24 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dagmill`` console script; returns the exit code."""
     registry = Registry.discover()
-    options = build_parser(registry).parse_args(argv)
+    parser = build_parser(registry)
     err = sys.stderr
+    try:
+        layers = Layers(_subcommand(parser, "run"), os.environ, Path.cwd())
+    except DagmillError as exc:
+        print(f"dagmill: error: {exc}", file=err)
+        return EXIT_USAGE
+    options = parser.parse_args(argv)
     if options.command != "plugins":
         for failure in registry.failures:
             print(f"dagmill: warning: {failure}", file=err)
     try:
         if options.command == "plugins":
             return _plugins(registry, options.json)
+        if options.command == "config":
+            return _config(layers.resolve(argparse.Namespace()), options.json)
+        if options.command == "run":
+            layers.resolve(options)
         handler = getattr(options, "handler", None)
         if handler is not None:
             return int(handler(options))
@@ -142,6 +158,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result.status is Status.SUCCEEDED:
         return EXIT_OK
     return EXIT_INTERRUPTED if result.status is Status.CANCELLED else EXIT_FAILED
+
+
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise LookupError(name)
+
+
+def _config(settings: list[Setting], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({s.name: {"value": s.value, "source": s.source} for s in settings}))
+        return EXIT_OK
+    width = max(len(s.name) for s in settings)
+    for s in settings:
+        print(f"{s.name:<{width}}  {s.value!r:<24} ({s.source})")
+    return EXIT_OK
 
 
 def _summarize(result: RunResult, out: TextIO) -> None:
