@@ -74,7 +74,8 @@ class Layers:
                 match = difflib.get_close_matches(name, list(self.actions), n=1)
                 hint = f" (did you mean {match[0]!r}?)" if match else ""
                 raise UsageError(f"{self.file_name}: {key}: unknown option{hint}")
-        parser.set_defaults(**dict.fromkeys(self.actions, _UNSET))
+        for action in self.actions.values():
+            action.default = argparse.SUPPRESS  # absent from the namespace unless given on the command line
 
     def resolve(self, options: argparse.Namespace) -> list[Setting]:
         """Fill every option not given on the command line from env, file or default; say where each came from."""
