@@ -140,6 +140,11 @@ class Run:
 
         n = len(self.graph)
         self._nodes = workflow.nodes
+        self._ids = self.graph.ids
+        self._level_of = self.graph.level
+        self._predecessors = self.graph.predecessors
+        self._successors = self.graph.successors
+        self._ports = self.graph.ports
         self._status: list[Status] = [_PENDING] * n
         self._results: list[NodeResult | None] = [None] * n
         self._pending = [len(p) for p in self.graph.predecessors]
@@ -179,7 +184,11 @@ class Run:
         self._shared_locks: dict[str, trio.Lock] = {}
         self._stack: contextlib.AsyncExitStack | None = None
         self._requests: list[Request] = self._plan_resources()
-        self._stall_after = [_stall_threshold(node, workflow.defaults) for node in workflow.nodes]
+        defaults = workflow.defaults
+        self._retries = [defaults.retries if node.retries is None else node.retries for node in workflow.nodes]
+        self._timeouts = [defaults.timeout if node.timeout is None else node.timeout for node in workflow.nodes]
+        self._keeps = bytearray(options.keep_outputs or not successors for successors in self.graph.successors)
+        self._stall_after = [_stall_threshold(node, defaults) for node in workflow.nodes]
         self._watching = any(t is not None for t in self._stall_after)
         self._beats: dict[int, float] = {}
         self._stalled: set[int] = set()
@@ -268,14 +277,37 @@ class Run:
             except BaseException:
                 self._finish(i, _CANCELLED, None, None, 0)
                 raise
-        self._start(i, node)
-        inputs = self._gather(i)
+        now = self._clock() - self._t0
+        self._started_at[i] = now
+        self._running += 1
+        if self._running > self._peak_running:
+            self._peak_running = self._running
+        level = self._level_of[i]
+        if self._level_open[level] is None:
+            self._open_level(level, now)
+        running = self._level_running[level] + 1
+        self._level_running[level] = running
+        if running > self._level_peak[level]:
+            self._level_peak[level] = running
+        if self._on_node_start is not None:
+            self._on_node_start(run=self, node=node)
+        if self._watching and self._stall_after[i] is not None:
+            self._beats[i] = now
+        predecessors = self._predecessors[i]
+        if predecessors:
+            outputs = self._outputs
+            inputs: Any = [outputs[p] for p in predecessors]
+            self._release_inputs(i)
+            ports = self._ports[i]
+            if ports is not None:
+                inputs = dict(zip(ports, inputs))
+        else:
+            inputs = []
         executor = self._executors[i]
         node_type = self._types[i]
         params = node.params
-        defaults = self.workflow.defaults
-        retries = defaults.retries if node.retries is None else node.retries
-        timeout = defaults.timeout if node.timeout is None else node.timeout
+        retries = self._retries[i]
+        timeout = self._timeouts[i]
         attempt = 0
         error: BaseException | None = None
         output = None
@@ -289,7 +321,7 @@ class Run:
                         output = await executor.submit(node_type, params, inputs, NodeContext(self, i, attempt))
                     else:
                         output = await self._guarded(i, executor, node_type, params, inputs, attempt, timeout)
-                    if self._deferred and isinstance(output, Deferred) and self._keeps_output(i):
+                    if self._deferred and isinstance(output, Deferred) and self._keeps[i]:
                         output = await output.fetch()
                     error = None
                     break
@@ -334,54 +366,23 @@ class Run:
         waiting = [self.graph.ids[p] for p in self.graph.predecessors[i] if self._status[p] in (_PENDING, _RUNNING)]
         return f"scheduler {self.options.scheduler!r} started node {node_id!r} before {', '.join(map(repr, waiting))} ended"
 
-    def _start(self, i: int, node: Node) -> None:
-        now = self._clock() - self._t0
-        self._started_at[i] = now
-        self._running += 1
-        if self._running > self._peak_running:
-            self._peak_running = self._running
-        level = self.graph.level[i]
-        self._open_level(level, now)
-        running = self._level_running[level] + 1
-        self._level_running[level] = running
-        if running > self._level_peak[level]:
-            self._level_peak[level] = running
-        if self._on_node_start is not None:
-            self._on_node_start(run=self, node=node)
-        if self._watching and self._stall_after[i] is not None:
-            self._beats[i] = now
-
     def _open_level(self, level: int, now: float) -> None:
         if self._level_open[level] is None:
             self._level_open[level] = now
             if self._on_level_start is not None:
                 self._on_level_start(run=self, level=level, width=len(self.graph.levels[level]))
 
-    def _gather(self, i: int) -> Any:
-        predecessors = self.graph.predecessors[i]
-        if not predecessors:
-            return []
-        outputs = self._outputs
-        values = [outputs[p] for p in predecessors]
-        self._release_inputs(i)
-        ports = self.graph.ports[i]
-        return values if ports is None else dict(zip(ports, values))
-
-    def _keeps_output(self, i: int) -> bool:
-        return not self.graph.successors[i] or self.options.keep_outputs
-
     def _release_inputs(self, i: int) -> None:
         consumers = self._consumers
         outputs = self._outputs
-        for p in self.graph.predecessors[i]:
+        for p in self._predecessors[i]:
             consumers[p] -= 1
             if not consumers[p]:
                 outputs[p] = None
 
     def _finish(self, i: int, status: Status, output: Any, error: BaseException | None, attempts: int) -> list[int]:
         now = self._clock() - self._t0
-        graph = self.graph
-        level = graph.level[i]
+        level = self._level_of[i]
         started = self._started_at[i]
         if started is not None:
             self._running -= 1
@@ -392,14 +393,14 @@ class Run:
             self._open_level(level, now)
         self._status[i] = status
         self._finished += 1
-        successors = graph.successors[i]
+        successors = self._successors[i]
         if successors and (status is _SUCCEEDED or status is _CACHED):
             self._outputs[i] = output
         result = NodeResult(
-            graph.ids[i],
+            self._ids[i],
             status,
             level,
-            output if self._keeps_output(i) else None,
+            output if self._keeps[i] else None,
             None if error is None else f"{type(error).__name__}: {error}",
             None if error is None else "".join(traceback.format_exception(error)),
             attempts,
@@ -411,8 +412,9 @@ class Run:
         self._results[i] = result
         if self._on_node_end is not None:
             self._on_node_end(run=self, node=self._nodes[i], result=result)
-        self._level_left[level] -= 1
-        if not self._level_left[level]:
+        left = self._level_left[level] - 1
+        self._level_left[level] = left
+        if not left:
             self._close_level(level, now)
         ready: list[int] = []
         if status is _FAILED or status is _SKIPPED:
@@ -466,15 +468,14 @@ class Run:
     # -- the run as a whole -------------------------------------------------------
 
     def _choose_executors(self) -> list[str]:
-        run_default = self.options.executor
-        doc_default = self.workflow.defaults.executor
-        names = []
-        for node, node_type in zip(self.workflow.nodes, self._types, strict=True):
-            name = node.executor or run_default or doc_default or node_type.executor
-            if name not in self.registry.executors:
-                installed = ", ".join(sorted(self.registry.executors))
-                raise UsageError(f"node {node.id!r}: unknown executor {name!r} (installed: {installed})")
-            names.append(name)
+        default = self.options.executor or self.workflow.defaults.executor
+        names = [node.executor or default or node_type.executor for node, node_type in zip(self.workflow.nodes, self._types, strict=True)]
+        unknown = set(names) - set(self.registry.executors)
+        if unknown:
+            node_id = next(node.id for node, name in zip(self.workflow.nodes, names, strict=True) if name in unknown)
+            name = names[self.graph.index[node_id]]
+            installed = ", ".join(sorted(self.registry.executors))
+            raise UsageError(f"node {node_id!r}: unknown executor {name!r} (installed: {installed})")
         return names
 
     def _estimate_remaining(self) -> tuple[float, ...]:
@@ -491,6 +492,8 @@ class Run:
 
     def _plan_resources(self) -> list[Request]:
         ask = _implemented(self._hook.dagmill_node_resources)
+        if ask is None and not self.pools:
+            return [()] * len(self.workflow.nodes)  # the loader refused requests for undeclared pools
         requests: list[Request] = []
         for node in self.workflow.nodes:
             wanted = node.resources
