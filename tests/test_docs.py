@@ -43,3 +43,22 @@ def test_example_scheduler_installs_through_an_entry_point_and_runs(
     assert result["outputs"] == {"a2": 1, "b2": 1}
     order = sorted(result["nodes"], key=lambda node: result["nodes"][node]["started_at"])
     assert order == ["root", "a0", "a1", "a2", "b0", "b1", "b2"]
+
+
+def test_cli_reference_documents_every_option_of_every_command() -> None:
+    import argparse
+
+    import dagmill
+    from dagmill.cli import build_parser
+
+    parser = build_parser(dagmill.Registry.discover())
+    reference = (DOCS / "cli.md").read_text()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = []
+    for name in ("run", "validate", "plan", "plugins", "config"):
+        assert f"## dagmill {name}" in reference
+        for action in commands.choices[name]._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help") and f"`{flag}" not in reference:
+                    missing.append(f"{name} {flag}")
+    assert not missing, f"undocumented in docs/cli.md: {missing}"
