@@ -134,17 +134,25 @@ def bench_overhead(sizes: Sequence[int], repeats: int) -> list[str]:
     lines = [
         f"Per-node overhead on no-op nodes (µs per node, best of {repeats}; layered DAG, width 100, fan-in 2, k = {K}):",
         "",
-        "| contender | " + " | ".join(f"{n:,} nodes" for n in sizes) + " | vs naive trio | vs lean trio | vs dask threaded |",
-        "|---|" + "---:|" * (len(sizes) + 3),
+        "| contender | " + " | ".join(f"{n:,} nodes" for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
     ]
-    last = len(sizes) - 1
-    for name, values in rows.items():
-        ratios = []
-        for peer in ("naive trio loop", "lean trio loop", "dask.threaded.get"):
-            ratios.append(f"{values[last] / rows[peer][last]:.2f}x" if peer in rows else "n/a")
-        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in values) + " | " + " | ".join(ratios) + " |")
+    lines += [f"| {name} | " + " | ".join(f"{v:.1f}" for v in values) + " |" for name, values in rows.items()]
+    peer_names = [p for p in ("plain loop (graphlib)", "naive trio loop", "lean trio loop", "dask.threaded.get") if p in rows]
+    lines += [
+        "",
+        "The same as ratios, dagmill over each peer at each size (below 1 is faster than the peer):",
+        "",
+        "| dagmill | peer | " + " | ".join(f"{n:,}" for n in sizes) + " |",
+        "|---|---|" + "---:|" * len(sizes),
+    ]
+    for scheduler in ("sequential", "level", "ready"):
+        ours = rows[f"dagmill {scheduler}"]
+        for peer in peer_names:
+            ratios = " | ".join(f"{a / b:.2f}x" for a, b in zip(ours, rows[peer], strict=True))
+            lines.append(f"| {scheduler} | {peer} | {ratios} |")
     ready = rows["dagmill ready"]
-    lines += ["", f"`ready` cost per node at {sizes[last]:,} over {sizes[0]:,}: {ready[last] / ready[0]:.2f}x"]
+    lines += ["", f"`ready` cost per node at {sizes[-1]:,} over {sizes[0]:,}: {ready[-1] / ready[0]:.2f}x"]
     return lines
 
 
