@@ -518,13 +518,13 @@ class Run:
         self._t0 = self._clock()
         self.started_at = time.time()
         instances: dict[str, Executor] = {}
-        self._hook.dagmill_run_start(run=self)
         async with contextlib.AsyncExitStack() as stack:
             self._stack = stack
             for name in dict.fromkeys(self._executor_names):
                 instances[name] = await stack.enter_async_context(self.registry.executors[name](self))
             self._executors = [instances[name] for name in self._executor_names]
             self._deferred = any(executor.produces_deferred for executor in instances.values())
+            self._hook.dagmill_run_start(run=self)
             async with trio.open_nursery() as nursery:
                 if handle_signals:
                     nursery.start_soon(self._watch_signals)

@@ -583,3 +583,33 @@ async def test_cancel_stalled_fails_the_stalled_node(autojump_clock: trio.testin
     assert stuck.error == "NodeStalledError: stalled: no heartbeat for 4s"
     assert stuck.stalled is True
     assert 4 < stuck.duration <= 5  # type: ignore[operator]
+
+
+async def test_an_executor_that_cannot_start_stops_the_run_before_it_is_announced() -> None:
+    announced: list[str] = []
+
+    class Unavailable(dagmill.Executor):
+        name = "unavailable"
+
+        async def __aenter__(self) -> dagmill.Executor:
+            raise dagmill.UsageError("executor 'unavailable' needs the 'frob' package: pip install frob")
+
+        async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+            raise AssertionError("never dispatched")
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_executors(self) -> list[type[dagmill.Executor]]:
+            return [Unavailable]
+
+        @dagmill.hookimpl
+        def dagmill_run_start(self) -> None:
+            announced.append("start")
+
+        @dagmill.hookimpl
+        def dagmill_run_end(self) -> None:
+            announced.append("end")
+
+    with pytest.raises(dagmill.UsageError, match="pip install frob"):
+        await arun({"nodes": [{"id": "a", "type": "t.noop", "executor": "unavailable"}]}, plugins=[Plugin()])
+    assert announced == []
