@@ -79,6 +79,11 @@ class NodeContext:
         return self._run.variables
 
     @property
+    def run_workdir(self) -> Path:
+        """The run's work directory (``--workdir``; not created by asking)."""
+        return self._run.workdir
+
+    @property
     def workdir(self) -> Path:
         """This node's own directory inside the run's work directory (created on first use)."""
         path = self._run.workdir / _UNSAFE.sub("_", self.node_id)
