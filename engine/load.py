@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.cols import is_mapping, is_mutable_sequence, list_structure_factory, mapping_structure_factory
 from cattrs.gen import make_dict_structure_fn
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
@@ -28,7 +29,7 @@ from dagmill.model import Defaults, Edge, Node, Workflow
 from dagmill.registry import Registry, registry_for
 
 _TOP_LEVEL = ("name", "description", "defaults", "resources", "nodes", "edges")
-_MAX_LISTED = 20
+_MAX_LISTED = 60
 
 
 class _Mismatch(TypeError):
@@ -75,6 +76,29 @@ def make_converter() -> cattrs.Converter:
         return structure
 
     converter.register_structure_hook_factory(attrs.has, attrs_hook)
+
+    def sequence_hook(cls: type) -> Any:
+        inner = list_structure_factory(cls, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, (list, tuple)):  # a string is a sequence too, but never a list param
+                raise _Mismatch(f"expected a list, got {_describe(value)}")
+            return inner(value, cls)
+
+        return structure
+
+    def mapping_hook(cls: type) -> Any:
+        inner = mapping_structure_factory(cls, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise _Mismatch(f"expected an object, got {_describe(value)}")
+            return inner(value, cls)
+
+        return structure
+
+    converter.register_structure_hook_factory(is_mutable_sequence, sequence_hook)
+    converter.register_structure_hook_factory(is_mapping, mapping_hook)
     return converter
 
 
@@ -94,6 +118,7 @@ def _listing(names: Iterable[str]) -> str:
 
 
 _VALIDATOR_MESSAGE = re.compile(r"^'(?P<name>\w+)' must be (?P<rule>.+): (?P<value>.*)$", re.S)
+_FIELD_MESSAGE = re.compile(r"^'(?P<name>\w+)' (?P<message>.+)$", re.S)
 
 
 def structure_problems(exc: BaseException, place: str) -> list[Problem]:
@@ -121,6 +146,9 @@ def structure_problems(exc: BaseException, place: str) -> list[Problem]:
     match = _VALIDATOR_MESSAGE.match(str(exc))
     if match:
         return [Problem(f"{place}.{match['name']}", f"must be {match['rule']}, got {match['value']}")]
+    match = _FIELD_MESSAGE.match(str(exc))
+    if match:
+        return [Problem(f"{place}.{match['name']}", match["message"])]
     return [Problem(place, str(exc) or type(exc).__name__)]
 
 
