@@ -13,6 +13,8 @@ def listed(inputs: Any) -> list[Any]:
 
 def single(inputs: Any, what: str) -> Any:
     """The one input of a node that takes exactly one."""
+    if type(inputs) is list and len(inputs) == 1:
+        return inputs[0]
     items = listed(inputs)
     if len(items) != 1:
         raise ValueError(f"{what} takes exactly one input, got {len(items)}")
@@ -21,7 +23,7 @@ def single(inputs: Any, what: str) -> Any:
 
 def numbers(inputs: Any, what: str) -> list[Any]:
     """The inputs, each checked to be a number (not a bool)."""
-    items = listed(inputs)
+    items = inputs if type(inputs) is list else listed(inputs)
     if not items:
         raise ValueError(f"{what} needs at least one input")
     for position, item in enumerate(items, 1):

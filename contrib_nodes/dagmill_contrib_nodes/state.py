@@ -54,8 +54,9 @@ def set_var(params: SetVarParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
 
 @dagmill.node_type("get_var", params=GetVarParams)
 def get_var(params: GetVarParams, inputs: Any, ctx: dagmill.NodeContext) -> Any:
-    """Output a run variable (or params.default)."""
-    return ctx.variables.get(params.name, params.default)
+    """Output a run variable (or params.default); a list is copied, so later appends do not change it."""
+    value = ctx.variables.get(params.name, params.default)
+    return list(value) if isinstance(value, list) else value
 
 
 @dagmill.node_type("counter", params=CounterParams)
@@ -64,11 +65,18 @@ def counter(params: CounterParams, inputs: Any, ctx: dagmill.NodeContext) -> int
     return ctx.variables.update(params.name, lambda count: count + params.step, 0)
 
 
+def _extended(current: list[Any] | None, items: list[Any]) -> list[Any]:
+    if current is None:
+        return list(items)
+    current.extend(items)
+    return current
+
+
 @dagmill.node_type("accumulate", params=AccumulateParams)
-def accumulate(params: AccumulateParams, inputs: Any, ctx: dagmill.NodeContext) -> list[Any]:
-    """Append every input to a run list atomically; output a copy of the list."""
+def accumulate(params: AccumulateParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
+    """Append every input to a run list atomically; output the list's length (read it with get_var)."""
     items = listed(inputs)
-    return list(ctx.variables.update(params.name, lambda current: [*current, *items], ()))
+    return len(ctx.variables.update(params.name, lambda current: _extended(current, items)))
 
 
 NODE_TYPES = (set_var, get_var, counter, accumulate)

@@ -38,6 +38,27 @@ def _valid_template(instance: Any, attribute: Any, value: str) -> None:
 class TemplateParams:
     template: str = attrs.field(validator=_valid_template)
     """``$name`` or ``${name}`` placeholders: input ports by name (``$in0``, ``$in1``, ... for unnamed inputs), then run variables."""
+    pieces: tuple[tuple[str, str | None], ...] = attrs.field(init=False, repr=False, eq=False)
+    names: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
+
+    @pieces.default
+    def _compile(self) -> tuple[tuple[str, str | None], ...]:
+        """The template as (literal text, placeholder or None) pairs, parsed once with string.Template's own pattern."""
+        pieces: list[tuple[str, str | None]] = []
+        position = 0
+        for match in string.Template.pattern.finditer(self.template):
+            literal = self.template[position : match.start()]
+            if match["escaped"] is not None:
+                pieces.append((literal + "$", None))
+            else:
+                pieces.append((literal, match["named"] or match["braced"]))
+            position = match.end()
+        pieces.append((self.template[position:], None))
+        return tuple(pieces)
+
+    @names.default
+    def _names(self) -> frozenset[str]:
+        return frozenset(name for _, name in self.pieces if name is not None)
 
 
 @dagmill.node_type("text", params=TextParams)
@@ -75,9 +96,9 @@ def lower(params: CaseParams, inputs: Any, ctx: dagmill.NodeContext) -> str:
 def template(params: TemplateParams, inputs: Any, ctx: dagmill.NodeContext) -> str:
     """Substitute inputs and run variables into a $-template."""
     named = inputs if isinstance(inputs, dict) else {f"in{k}": item for k, item in enumerate(inputs)}
-    values = {**ctx.variables.snapshot(), **named}
+    values = named if params.names <= named.keys() else {**ctx.variables.snapshot(), **named}
     try:
-        return string.Template(params.template).substitute(values)
+        return "".join(literal if name is None else literal + str(values[name]) for literal, name in params.pieces)
     except KeyError as exc:
         raise KeyError(f"template: no input or variable named {exc.args[0]!r}") from None
 
