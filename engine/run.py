@@ -207,6 +207,15 @@ class Run:
             pools=tuple(pool.statistics() for pool in self.pools.values()),
         )
 
+    def result(self, index: int) -> NodeResult | None:
+        """The final record of node ``index``, or ``None`` while it has not ended."""
+        return self._results[index]
+
+    def running(self) -> list[int]:
+        """The nodes running now: a scan over the graph, for scrapes and displays, not for every node."""
+        status, started = self._status, self._started_at
+        return [i for i in range(len(status)) if status[i] is _RUNNING and started[i] is not None]
+
     def cancel(self, reason: str = "cancelled") -> None:
         """Cancel the run: running nodes are cancelled, nothing else starts; the run ends ``cancelled``."""
         if self._cancel_reason is None:

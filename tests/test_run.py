@@ -613,3 +613,25 @@ async def test_an_executor_that_cannot_start_stops_the_run_before_it_is_announce
     with pytest.raises(dagmill.UsageError, match="pip install frob"):
         await arun({"nodes": [{"id": "a", "type": "t.noop", "executor": "unavailable"}]}, plugins=[Plugin()])
     assert announced == []
+
+
+async def test_running_and_results_are_visible_while_the_run_goes(autojump_clock: trio.testing.MockClock) -> None:
+    seen: list[tuple[list[str], str | None, bool]] = []
+
+    class Watcher:
+        @dagmill.hookimpl
+        def dagmill_node_start(self, run: dagmill.Run, node: dagmill.Node) -> None:
+            if node.id == "late":
+                early = run.result(run.graph.index["early"])
+                seen.append(([run.graph.ids[i] for i in run.running()], early and early.status.value, run.result(run.graph.index["late"]) is None))
+
+    doc = {
+        "nodes": [
+            {"id": "early", "type": "t.sleep", "params": {"seconds": 1}},
+            {"id": "long", "type": "t.sleep", "params": {"seconds": 5}},
+            {"id": "late", "type": "t.sleep", "params": {"seconds": 1}},
+        ],
+        "edges": [{"source": "early", "target": "late"}],
+    }
+    await arun(doc, scheduler="ready", max_concurrency=4, plugins=[Watcher()])
+    assert seen == [(["long", "late"], "succeeded", True)]
