@@ -1,0 +1,272 @@
+"""Prometheus metrics: per-level latency and concurrency, per-node-type durations and queue waits, runs, pools.
+
+The plugin implements only run and level hooks, never a per-node one: when a
+level closes it folds its nodes' results into plain counters, and live
+gauges (concurrency, nodes in flight, pools in use) are read from the runs
+in progress when Prometheus scrapes. Labels are bounded: ``workflow``,
+``scheduler``, ``node_type``, ``outcome``, ``pool`` — never a node id, a run
+id or a level number.
+
+Embedded use, with your own registry::
+
+    from prometheus_client import CollectorRegistry
+    from dagmill.plugins.metrics import MetricsPlugin
+
+    registry = CollectorRegistry()
+    dagmill.run(workflow, plugins=[MetricsPlugin(registry)])
+
+One plugin object serves any number of runs, one after the other or at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+import dagmill
+
+SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+NODES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+
+class Histogram:
+    """Bucket counts and a sum, filled without locks on the trio thread and read at scrape time."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def buckets(self) -> list[tuple[str, int]]:
+        cumulative, out = 0, []
+        for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts, strict=True):
+            cumulative += count
+            out.append((bound, cumulative))
+        return out
+
+
+class MetricsPlugin(Collector):
+    """Collects dagmill's metrics into ``registry`` (a new ``CollectorRegistry`` if none is given)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._lock = threading.Lock()
+        self._runs: dict[str, dagmill.Run] = {}
+        self._folded: dict[str, set[int]] = {}
+        self._histograms: dict[tuple[str, tuple[str, ...]], Histogram] = {}
+        self._counters: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._max_concurrency: dict[tuple[str, str], int] = {}
+        self.registry.register(self)
+
+    # -- hooks ------------------------------------------------------------------------
+
+    @dagmill.hookimpl
+    def dagmill_run_start(self, run: dagmill.Run) -> None:
+        with self._lock:
+            self._runs[run.run_id] = run
+            self._folded[run.run_id] = set()
+            self._max_concurrency[(run.workflow.name, run.options.scheduler)] = run.max_concurrency
+
+    @dagmill.hookimpl
+    def dagmill_level_end(self, run: dagmill.Run, level: dagmill.LevelResult) -> None:
+        labels = (run.workflow.name, run.options.scheduler)
+        with self._lock:
+            if level.duration is not None:
+                self._histogram("level_duration_seconds", labels, SECONDS).observe(level.duration)
+            self._histogram("level_width", labels, NODES).observe(level.width)
+            self._histogram("level_peak_concurrency", labels, NODES).observe(level.peak_concurrency)
+            self._fold(run, run.graph.levels[level.level])
+
+    @dagmill.hookimpl
+    def dagmill_node_stalled(self, run: dagmill.Run, node: dagmill.Node) -> None:
+        with self._lock:
+            self._count("nodes_stalled", (run.workflow.name, node.type))
+
+    @dagmill.hookimpl
+    def dagmill_run_end(self, run: dagmill.Run, result: dagmill.RunResult) -> None:
+        outcome = result.status.value
+        labels = (result.workflow, result.scheduler, outcome)
+        with self._lock:
+            self._fold(run, range(len(run.graph)))
+            self._count("runs", labels)
+            self._histogram("run_duration_seconds", labels, SECONDS).observe(result.duration)
+            del self._runs[run.run_id], self._folded[run.run_id]
+
+    def _fold(self, run: dagmill.Run, indices: Sequence[int]) -> None:
+        """Add the results of ``indices`` not folded yet (a level, or at run end every straggler)."""
+        folded = self._folded[run.run_id]
+        workflow = run.workflow.name
+        nodes = run.workflow.nodes
+        for i in indices:
+            if i in folded:
+                continue
+            result = run.result(i)
+            if result is None:
+                continue
+            folded.add(i)
+            node_type, outcome = nodes[i].type, result.status.value
+            labels = (workflow, node_type, outcome)
+            self._count("nodes", (workflow, outcome))
+            if result.attempts:
+                self._count("node_attempts", labels, result.attempts)
+                if result.attempts > 1:
+                    self._count("node_retries", (workflow, node_type), result.attempts - 1)
+            if result.duration is not None:
+                self._histogram("node_duration_seconds", labels, SECONDS).observe(result.duration)
+            if result.queue_wait is not None:
+                self._histogram("node_queue_wait_seconds", labels, SECONDS).observe(result.queue_wait)
+
+    def _histogram(self, name: str, labels: tuple[str, ...], bounds: Sequence[float]) -> Histogram:
+        key = (name, labels)
+        histogram = self._histograms.get(key)
+        if histogram is None:
+            histogram = self._histograms[key] = Histogram(bounds)
+        return histogram
+
+    def _count(self, name: str, labels: tuple[str, ...], amount: float = 1) -> None:
+        key = (name, labels)
+        self._counters[key] = self._counters.get(key, 0) + amount
+
+    # -- exposition ----------------------------------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        """Render every metric (called by prometheus_client at scrape time, from its thread)."""
+        with self._lock:
+            histograms = {key: (h.buckets(), h.total) for key, h in self._histograms.items()}
+            counters = dict(self._counters)
+            runs = list(self._runs.values())
+            limits = dict(self._max_concurrency)
+        for name, help_text, labels in _HISTOGRAMS:
+            family = HistogramMetricFamily(f"dagmill_{name}", help_text, labels=labels)
+            for (key, values), (buckets, total) in histograms.items():
+                if key == name:
+                    family.add_metric(list(values), buckets, total)
+            yield family
+        for name, help_text, labels in _COUNTERS:
+            family = CounterMetricFamily(f"dagmill_{name}", help_text, labels=labels)
+            for (key, values), value in counters.items():
+                if key == name:
+                    family.add_metric(list(values), value)
+            yield family
+        yield from self._gauges(runs, limits)
+
+    def _gauges(self, runs: list[dagmill.Run], limits: dict[tuple[str, str], int]) -> Iterator[Metric]:
+        concurrency = GaugeMetricFamily("dagmill_concurrency", "Nodes running now.", labels=["workflow", "scheduler"])
+        open_levels = GaugeMetricFamily("dagmill_levels_open", "Graph levels with nodes started and not all ended.", labels=["workflow", "scheduler"])
+        in_progress = GaugeMetricFamily("dagmill_runs_in_progress", "Runs going on now.", labels=["workflow", "scheduler"])
+        in_flight = GaugeMetricFamily("dagmill_nodes_in_flight", "Nodes running now, by node type.", labels=["workflow", "node_type"])
+        capacity = GaugeMetricFamily("dagmill_pool_capacity", "Tokens of a resource pool.", labels=["workflow", "pool"])
+        in_use = GaugeMetricFamily("dagmill_pool_in_use", "Tokens of a resource pool lent to running nodes.", labels=["workflow", "pool"])
+        limit = GaugeMetricFamily("dagmill_max_concurrency", "The concurrency limit of the latest run (0: none).", labels=["workflow", "scheduler"])
+        sums: dict[tuple[str, ...], dict[tuple[str, ...], float]] = {"c": {}, "o": {}, "r": {}, "f": {}, "cap": {}, "use": {}}
+        for run in runs:
+            workflow, scheduler = run.workflow.name, run.options.scheduler
+            stats = run.statistics()
+            running = run.running()
+            _add(sums["c"], (workflow, scheduler), stats.running)
+            _add(sums["r"], (workflow, scheduler), 1)
+            levels = {run.graph.level[i] for i in running}
+            _add(sums["o"], (workflow, scheduler), len(levels))
+            for i in running:
+                _add(sums["f"], (workflow, run.workflow.nodes[i].type), 1)
+            for pool in stats.pools:
+                _add(sums["cap"], (workflow, pool.name), pool.capacity)
+                _add(sums["use"], (workflow, pool.name), pool.borrowed)
+        for family, key in ((concurrency, "c"), (open_levels, "o"), (in_progress, "r"), (in_flight, "f"), (capacity, "cap"), (in_use, "use")):
+            for labels, value in sums[key].items():
+                family.add_metric(list(labels), value)
+            yield family
+        for (workflow, scheduler), value in limits.items():
+            limit.add_metric([workflow, scheduler], value)
+        yield limit
+
+
+def _add(table: dict[tuple[str, ...], float], key: tuple[str, ...], value: float) -> None:
+    table[key] = table.get(key, 0) + value
+
+
+_HISTOGRAMS = (
+    ("level_duration_seconds", "Time from the first start to the last end of a graph level's nodes.", ["workflow", "scheduler"]),
+    ("level_width", "Nodes per graph level.", ["workflow", "scheduler"]),
+    ("level_peak_concurrency", "Most nodes of one level running at once.", ["workflow", "scheduler"]),
+    ("node_duration_seconds", "Time from a node's start to its end (all attempts).", ["workflow", "node_type", "outcome"]),
+    ("node_queue_wait_seconds", "Time from a node being ready to it starting.", ["workflow", "node_type", "outcome"]),
+    ("run_duration_seconds", "Time a run took.", ["workflow", "scheduler", "outcome"]),
+)
+_COUNTERS = (
+    ("runs", "Runs ended, by outcome.", ["workflow", "scheduler", "outcome"]),
+    ("nodes", "Nodes ended, by final status.", ["workflow", "outcome"]),
+    ("node_attempts", "Attempts made by nodes, by the node's final status.", ["workflow", "node_type", "outcome"]),
+    ("node_retries", "Attempts after the first.", ["workflow", "node_type"]),
+    ("nodes_stalled", "Nodes reported stalled (no heartbeat past stall_after).", ["workflow", "node_type"]),
+)
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+class _Serving:
+    """What ``dagmill run`` set up for metrics: the plugin, the HTTP server, the options."""
+
+    def __init__(self, plugin: MetricsPlugin, server: Any | None, options: argparse.Namespace) -> None:
+        self.plugin, self.server, self.options = plugin, server, options
+
+
+_serving: list[_Serving] = []
+
+
+@dagmill.hookimpl
+def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port during the run")
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST", help="address to serve metrics on (default: 127.0.0.1)")
+    parser.add_argument("--metrics-linger", type=float, default=0.0, metavar="SECONDS", help="keep serving metrics this long after the run")
+    parser.add_argument("--pushgateway", metavar="URL", help="push the metrics to a Prometheus pushgateway when the run ends")
+
+
+@dagmill.hookimpl
+def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -> None:
+    if options.metrics_port is None and not options.pushgateway:
+        return
+    if options.metrics_linger < 0:
+        raise dagmill.UsageError(f"--metrics-linger: expected seconds >= 0, got {options.metrics_linger:g}")
+    plugin = MetricsPlugin()
+    server = None
+    if options.metrics_port is not None:
+        try:
+            server, _ = start_http_server(options.metrics_port, addr=options.metrics_host, registry=plugin.registry)
+        except OSError as exc:
+            where = f"{options.metrics_host}:{options.metrics_port}"
+            raise dagmill.UsageError(f"--metrics-port: cannot serve metrics on {where}: {exc.strerror or exc}") from None
+    registry.pm.register(plugin)
+    _serving.append(_Serving(plugin, server, options))
+
+
+@dagmill.hookimpl
+def dagmill_unconfigure(options: argparse.Namespace, result: dagmill.RunResult | None) -> None:
+    while _serving:
+        serving = _serving.pop()
+        if serving.options.pushgateway and result is not None:
+            try:
+                push_to_gateway(serving.options.pushgateway, job="dagmill", grouping_key={"workflow": result.workflow}, registry=serving.plugin.registry)
+            except Exception as exc:  # a failed push is a warning, never a failed run
+                print(f"dagmill: warning: could not push metrics to {serving.options.pushgateway}: {exc}", file=sys.stderr)
+        if serving.server is not None:
+            if serving.options.metrics_linger:
+                print(f"dagmill: serving metrics for {serving.options.metrics_linger:g}s more", file=sys.stderr)
+                time.sleep(serving.options.metrics_linger)  # the point: let a last scrape collect the final values
+            serving.server.shutdown()
