@@ -1,0 +1,169 @@
+"""Proven against the real thing: a Prometheus server scrapes a run, a pushgateway receives a push."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+DASHBOARD = Path(__file__).parent.parent.parent / "docs" / "grafana" / "dagmill.json"
+
+FLOW = {
+    "name": "scraped",
+    "nodes": [{"id": f"w{k}", "type": "t.sleep", "params": {"seconds": 0.5}} for k in range(4)]
+    + [{"id": "join", "type": "t.noop"}, {"id": "tail", "type": "t.sleep", "params": {"seconds": 0.5}}],
+    "edges": [{"source": f"w{k}", "target": "join"} for k in range(4)] + [{"source": "join", "target": "tail"}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def wait_until(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    """Poll ``check`` until it returns something truthy, failing after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            found = check()
+        except OSError:
+            found = None
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} is not installed (Debian package prometheus / prometheus-pushgateway; .ci/run installs it)")
+    return path
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A real Prometheus on 127.0.0.1 scraping a metrics port every second: (its URL, the port it scrapes)."""
+    binary = need("prometheus")
+    target, port = free_port(), free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"scrape_configs:\n  - job_name: dagmill\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+    )
+    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: "Ready" in get(f"{url}/-/ready"), "Prometheus to be ready")
+            # discovery hands targets to the scrape loop a few seconds after start: wait until ours is in it
+            wait_until(lambda: json.loads(get(f"{url}/api/v1/targets"))["data"]["activeTargets"], "the scrape target")
+            yield url, target
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def query(url: str, promql: str) -> list[dict[str, Any]]:
+    answer = json.loads(get(f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+@pytest.mark.slow
+def test_prometheus_scrapes_level_latency_and_concurrency(
+    prometheus: tuple[str, int], dagmill_cli: Cli, write_json: Callable[..., Path]
+) -> None:
+    url, port = prometheus
+    done = dagmill_cli("run", str(write_json(FLOW)), "--metrics-port", str(port), "--metrics-linger", "3", "--max-concurrency", "4")
+    assert done.returncode == 0, done.stderr
+    # the target is gone once the run ends, so Prometheus marks its series stale: read the last values in a window
+    levels = wait_until(lambda: query(url, 'last_over_time(dagmill_level_duration_seconds_count{workflow="scraped"}[5m])'), "the level histogram")
+    assert levels[0]["metric"]["scheduler"] == "level" and float(levels[0]["value"][1]) == 3
+    peak = wait_until(lambda: query(url, 'max_over_time(dagmill_concurrency{workflow="scraped"}[5m])'), "the concurrency gauge")
+    assert float(peak[0]["value"][1]) >= 1
+    runs = query(url, 'last_over_time(dagmill_runs_total{workflow="scraped"}[5m])')
+    assert float(runs[0]["value"][1]) == 1 and runs[0]["metric"]["outcome"] == "succeeded"
+
+
+@pytest.fixture
+def pushgateway() -> Iterator[str]:
+    binary = need("prometheus-pushgateway")
+    port = free_port()
+    with subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: "OK" in get(f"{url}/-/ready"), "the pushgateway to be ready")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_pushgateway_receives_the_push(pushgateway: str, dagmill_cli: Cli, write_json: Callable[..., Path]) -> None:
+    done = dagmill_cli("run", str(write_json({**FLOW, "name": "pushed"})), "--pushgateway", pushgateway)
+    assert done.returncode == 0, done.stderr
+    exposition = get(f"{pushgateway}/metrics")
+    runs = [line for line in exposition.splitlines() if line.startswith("dagmill_runs_total{")]
+    assert len(runs) == 1
+    assert all(label in runs[0] for label in ('job="dagmill"', 'workflow="pushed"', 'outcome="succeeded"'))
+    assert runs[0].endswith(" 1")
+
+
+def test_a_failed_push_is_a_warning_not_a_failed_run(dagmill_cli: Cli, write_json: Callable[..., Path]) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    done = dagmill_cli("run", str(write_json({"nodes": [{"id": "a", "type": "t.value"}]})), "--pushgateway", nowhere)
+    assert done.returncode == 0
+    assert f"dagmill: warning: could not push metrics to {nowhere}: " in done.stderr
+
+
+def test_a_port_in_use_is_an_error_before_the_run(dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    flow = {"nodes": [{"id": "a", "type": "t.sleep", "params": {"seconds": 0, "marker": str(marker)}}]}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = dagmill_cli("run", str(write_json(flow)), "--metrics-port", str(port))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"dagmill: error: --metrics-port: cannot serve metrics on 127.0.0.1:{port}: Address already in use"
+    assert not marker.exists()
+
+
+def test_grafana_dashboard_queries_only_exported_metrics() -> None:
+    import dagmill
+    import nodetypes
+    from prometheus_client import CollectorRegistry
+    from dagmill.plugins.metrics import MetricsPlugin
+
+    registry = CollectorRegistry()
+    dagmill.run({**FLOW, "resources": {"pool": 1}}, plugins=[nodetypes, MetricsPlugin(registry)], handle_signals=False)
+    exported = {family.name for family in registry.collect()}
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    expressions = [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    assert len(expressions) >= 8
+    for expression in expressions:
+        names = re.findall(r"\bdagmill_[a-z_]+", expression)
+        assert names, expression
+        for name in names:
+            base = re.sub(r"_(bucket|sum|count|total)$", "", name)
+            assert base in exported, f"{name} in {expression!r} is not exported"
