@@ -16,6 +16,7 @@ from dagmill.model import NodeType
 from dagmill.scheduler import Scheduler
 
 ENTRY_POINT_GROUP = "dagmill"
+_KEPT = 8
 
 
 @attrs.frozen
@@ -58,6 +59,7 @@ class Registry:
 
     def __init__(self, sources: Iterable[_Source], failures: Iterable[PluginFailure] = ()) -> None:
         self._sources = tuple(sources)
+        self._extended: dict[tuple[int, ...], tuple[tuple[object, ...], Registry]] = {}
         self.failures: list[PluginFailure] = list(failures)
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
@@ -95,12 +97,23 @@ class Registry:
         return registry.with_plugins(plugins) if plugins else registry
 
     def with_plugins(self, plugins: Sequence[object]) -> Registry:
-        """A registry with this one's plugins plus ``plugins`` (registered in code)."""
+        """A registry with this one's plugins plus ``plugins`` (registered in code).
+
+        The last few combinations are kept, so running again with the same
+        plugin objects does not rebuild the plugin manager.
+        """
         if not plugins:
             return self
-        entry_failures = [f for f in self.failures if f.distribution is not None]
-        extra = [_Source(_plugin_name(p), p, None) for p in plugins]
-        return Registry(self._sources + tuple(extra), entry_failures)
+        key = tuple(map(id, plugins))
+        kept = self._extended.pop(key, None)
+        if kept is None:
+            entry_failures = [f for f in self.failures if f.distribution is not None]
+            extra = [_Source(_plugin_name(p), p, None) for p in plugins]
+            kept = (tuple(plugins), Registry(self._sources + tuple(extra), entry_failures))
+        self._extended[key] = kept  # holding the plugins keeps their ids from being reused
+        while len(self._extended) > _KEPT:
+            del self._extended[next(iter(self._extended))]
+        return kept[1]
 
     @property
     def hook(self) -> Any:

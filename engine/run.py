@@ -19,7 +19,7 @@ import signal
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -210,6 +210,10 @@ class Run:
     def result(self, index: int) -> NodeResult | None:
         """The final record of node ``index``, or ``None`` while it has not ended."""
         return self._results[index]
+
+    def results(self) -> Sequence[NodeResult | None]:
+        """Every node's final record by index (``None`` until it ends): a live view, read it, never write it."""
+        return self._results
 
     def running(self) -> list[int]:
         """The nodes running now: a scan over the graph, for scrapes and displays, not for every node."""
