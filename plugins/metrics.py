@@ -147,25 +147,35 @@ class MetricsPlugin(Collector):
         by_type = self._nodes.setdefault(run.workflow.name, {})
         types = self._types[run.run_id]
         results = run.results()
-        for i in indices:
-            result = results[i]
-            if result is None:
-                continue
-            by_status = by_type.get(types[i])
-            if by_status is None:
-                by_status = by_type[types[i]] = {}
-            stats = by_status.get(result.status)
-            if stats is None:
-                stats = by_status[result.status] = _NodeStats()
-            stats.nodes += 1
-            attempts = result.attempts
-            if attempts:
-                stats.attempts += attempts
-                stats.retries += attempts - 1
-            started = result.started_at
-            if started is not None:
-                stats.durations.append(result.ended_at - started)
-                stats.waits.append(started - result.ready_at)
+        ended = [results[i] for i in indices]
+        kinds = {types[i] for i in indices}
+        if None not in ended and len(kinds) == 1:
+            outcomes = {result.status for result in ended}  # type: ignore[union-attr]
+            if len(outcomes) == 1:
+                # the common case, a level of one type and one outcome: whole-list operations, no per-node branches
+                self._fold_alike(by_type, kinds.pop(), outcomes.pop(), ended)  # type: ignore[arg-type]
+                return
+        for i, result in zip(indices, ended, strict=True):
+            if result is not None:
+                self._fold_alike(by_type, types[i], result.status, [result])
+
+    @staticmethod
+    def _fold_alike(
+        by_type: dict[str, dict[dagmill.Status, _NodeStats]], node_type: str, status: dagmill.Status, ended: list[dagmill.NodeResult]
+    ) -> None:
+        by_status = by_type.get(node_type)
+        if by_status is None:
+            by_status = by_type[node_type] = {}
+        stats = by_status.get(status)
+        if stats is None:
+            stats = by_status[status] = _NodeStats()
+        stats.nodes += len(ended)
+        attempts = [result.attempts for result in ended if result.attempts]
+        stats.attempts += sum(attempts)
+        stats.retries += sum(attempts) - len(attempts)
+        started = [result for result in ended if result.started_at is not None]
+        stats.durations.extend([result.ended_at - result.started_at for result in started])  # type: ignore[operator]
+        stats.waits.extend([result.started_at - result.ready_at for result in started])  # type: ignore[operator]
 
     def _histogram(self, name: str, labels: tuple[str, ...], bounds: Sequence[float]) -> Histogram:
         key = (name, labels)
