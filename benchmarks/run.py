@@ -156,6 +156,27 @@ def bench_overhead(sizes: Sequence[int], repeats: int) -> list[str]:
     return lines
 
 
+def bench_shapes(n: int, repeats: int) -> list[str]:
+    """Per-node overhead on the other shapes: a chain (no parallelism) and a wide graph (no edges)."""
+    shape_makers = {"chain": shapes.chain, "wide": shapes.wide, "layered": shapes.layered}
+    names = ("dagmill sequential", "dagmill level", "dagmill ready", "naive trio loop", "lean trio loop", "dask.threaded.get")
+    lines = [
+        f"Per-node overhead by shape at {n:,} no-op nodes (µs per node, best of {repeats}, k = {K}):",
+        "",
+        "| contender | " + " | ".join(shape_makers) + " |",
+        "|---|" + "---:|" * len(shape_makers),
+    ]
+    rows: dict[str, list[float]] = {name: [] for name in names}
+    for make in shape_makers.values():
+        deps = make(n)
+        contenders = overhead_contenders(deps, workflow(deps), K)
+        for name in names:
+            if name in contenders:
+                rows[name].append(best(contenders[name], repeats) / n * 1e6)
+    lines += [f"| {name} | " + " | ".join(f"{v:.1f}" for v in values) + " |" for name, values in rows.items() if values]
+    return lines
+
+
 def makespan_contenders(deps: shapes.Deps, durations: dict[str, float], unit: float, k: int) -> dict[str, Callable[[], Any]]:
     wf = workflow(deps, durations, unit)
     priority = {node: wf.graph.remaining[wf.graph.index[node]] for node in deps}
@@ -246,13 +267,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1k and 10k nodes only, fewer repeats")
     parser.add_argument("--write", metavar="FILE", help="also write the tables into FILE between the benchmark markers")
-    parser.add_argument("--only", choices=["overhead", "makespan", "memory", "load"], action="append")
+    parser.add_argument("--only", choices=["overhead", "shapes", "makespan", "memory", "load"], action="append")
     options = parser.parse_args(argv)
     sizes = [1_000, 10_000] if options.quick else [1_000, 10_000, 100_000]
     repeats = 2 if options.quick else 3
     sections: dict[str, Callable[[], list[str]]] = {
         "overhead": functools.partial(bench_overhead, sizes, repeats),
         "makespan": functools.partial(bench_makespan, 0.005, 1 if options.quick else 2),
+        "shapes": functools.partial(bench_shapes, 10_000, repeats),
         "memory": functools.partial(bench_memory, sizes[-1]),
         "load": functools.partial(bench_load, 10_000 if options.quick else 100_000, 1 if options.quick else 3),
     }
