@@ -262,3 +262,38 @@ def test_every_type_is_documented_in_docs_nodes_md() -> None:
 
 def test_results_serialize() -> None:
     assert json.loads(dagmill.run(dagmill.load(EXAMPLES / "seed_example1.json")).to_json())["outputs"] == {"merge": 60}
+
+
+@pytest.mark.parametrize(
+    ("node_type", "params", "expected"),
+    [
+        ("text", {}, "nodes[0].params.text: required"),
+        ("text", {"text": 3}, "nodes[0].params.text: expected a string, got 3"),
+        ("concat", {"separator": None}, "nodes[0].params.separator: expected a string, got null"),
+        ("upper", {"text": ["a"]}, "nodes[0].params.text: expected a string, got a list"),
+        ("lower", {"txt": "a"}, "nodes[0].params.txt: unknown field (did you mean 'text'?)"),
+        ("template", {}, "nodes[0].params.template: required"),
+        ("json_get", {}, "nodes[0].params.path: required"),
+        ("select", {}, "nodes[0].params.port: required"),
+        ("set_var", {"value": 1}, "nodes[0].params.name: required"),
+        ("get_var", {"name": 1}, "nodes[0].params.name: expected a string, got 1"),
+        ("counter", {"name": "c", "step": 1.5}, "nodes[0].params.step: expected an integer, got 1.5"),
+        ("accumulate", {}, "nodes[0].params.name: required"),
+        ("http_post", {"url": "127.0.0.1"}, "nodes[0].params.url: must be an http:// or https:// URL, got '127.0.0.1'"),
+        ("http_get", {"url": "http://127.0.0.1/", "timeout": 0}, "nodes[0].params.timeout: must be > 0, got 0.0"),
+        ("http_get", {"url": "http://127.0.0.1/", "headers": {"x": 1}}, "nodes[0].params.headers['x']: expected a string, got 1"),
+        ("read_file", {"path": "a", "parse": "yaml"}, "nodes[0].params.parse: "),
+        ("write_file", {"path": " "}, "nodes[0].params.path: must name a file: ' '"),
+        ("python", {"function": "contrib_helpers:scale", "kwargs": []}, "nodes[0].params.kwargs: expected an object, got a list"),
+        ("sleep", {}, "nodes[0].params.seconds: required"),
+        ("sleep", {"seconds": -1}, "nodes[0].params.seconds: must be >= 0, got -1.0"),
+        ("fail", {"message": False}, "nodes[0].params.message: expected a string, got false"),
+        ("flaky", {"failures": -2}, "nodes[0].params.failures: must be >= 0, got -2"),
+        ("value", {"value": 1, "values": 2}, "nodes[0].params.values: unknown field (did you mean 'value'?)"),
+        ("multiply", {"factor": 2}, "nodes[0].params: node type 'multiply' takes no params"),
+        ("json_parse", {"strict": True}, "nodes[0].params: node type 'json_parse' takes no params"),
+    ],
+)
+def test_each_type_refuses_bad_params_with_a_placed_error(node_type: str, params: dict[str, Any], expected: str) -> None:
+    (problem,) = problems({"nodes": [{"id": "n", "type": node_type, "params": params}]})
+    assert problem.startswith(expected)
