@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import trio
+
 if TYPE_CHECKING:
     from dagmill.run import Run
 
@@ -110,7 +112,12 @@ class NodeContext:
         Every call is also a heartbeat: a node that calls it more often than
         its ``stall_after`` is never reported stalled.
 
-        Call it from the trio thread (async node types); from a worker thread
-        use ``trio.from_thread.run_sync(ctx.progress, ...)``.
+        Safe from the trio thread and from threads trio started (the
+        ``thread`` executor), which hand the report to the trio thread.
         """
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            trio.from_thread.run_sync(self._run._report_progress, self._index, fraction, message)
+            return
         self._run._report_progress(self._index, fraction, message)

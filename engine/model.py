@@ -159,6 +159,27 @@ class NodeType:
     def _is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.func)
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str]]:
+        """Pickle by reference (module, name): worker processes import the type rather than copy it."""
+        return _node_type_by_reference, (self.func.__module__, self.func.__qualname__, self.name)
+
+
+def _node_type_by_reference(module: str, qualname: str, name: str) -> NodeType:
+    """The node type a pickled reference names: the module attribute a decorator left, else an installed type."""
+    import importlib
+
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if isinstance(target, NodeType) and target.name == name:
+        return target
+    from dagmill.registry import default_registry
+
+    installed = default_registry().node_types.get(name)
+    if installed is None:
+        raise LookupError(f"node type {name!r} is neither {module}.{qualname} nor installed in this process")
+    return installed
+
 
 def node_type(
     name: str | None = None,

@@ -130,6 +130,8 @@ class Run:
         self.workdir: Path = (options.workdir or Path(".dagmill", "runs", self.run_id)).absolute()
         self.pools = {name: ResourcePool(name, capacity) for name, capacity in workflow.resources.items()}
         self.started_at = 0.0
+        self.extras: dict[str, Any] = {}
+        """Facts for the result's ``extras``: plugins and executors may add to it while the run goes."""
         if options.scheduler not in registry.schedulers:
             raise UsageError(f"unknown scheduler {options.scheduler!r} (installed: {', '.join(sorted(registry.schedulers))})")
         self._scheduler = registry.schedulers[options.scheduler]()
@@ -623,6 +625,7 @@ class Run:
             started_at=self.started_at,
             duration=now,
             error=error,
+            extras=dict(self.extras),
         )
 
 

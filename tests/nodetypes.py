@@ -106,6 +106,66 @@ async def beat(params: BeatParams, inputs: Any, ctx: dagmill.NodeContext) -> int
     return params.beats
 
 
+@attrs.frozen
+class SpinParams:
+    rounds: int = 100_000
+
+
+@attrs.frozen
+class PidParams:
+    marker: str | None = None
+    """A file to write the process id to, before anything else."""
+    seconds: float = 0.0
+    """Then block the process this long (time.sleep: only a kill or the end stops it)."""
+
+
+@dagmill.node_type("t.spin", params=SpinParams)
+def spin(params: SpinParams, inputs: Any, ctx: Any) -> int:
+    """Burn CPU: sum of squares below params.rounds, plus the inputs."""
+    return sum(i * i for i in range(params.rounds)) % 1_000_003 + sum(v for v in _values(inputs) if isinstance(v, int))
+
+
+@dagmill.node_type("t.pid", params=PidParams)
+def pid(params: PidParams, inputs: Any, ctx: Any) -> dict[str, Any]:
+    """Where the node ran: process id, thread name, working directory; optionally block first."""
+    import os
+    import threading
+    import time
+
+    if params.marker:
+        with open(params.marker, "w") as marker:
+            marker.write(str(os.getpid()))
+    if params.seconds:
+        time.sleep(params.seconds)
+    return {"pid": os.getpid(), "thread": threading.current_thread().name, "cwd": os.getcwd()}
+
+
+@dagmill.node_type("t.die")
+def die(params: None, inputs: Any, ctx: Any) -> None:
+    """End the process at once, as a crash would."""
+    import os
+
+    os._exit(17)
+
+
+@dagmill.node_type("t.lock")
+def lock(params: None, inputs: Any, ctx: Any) -> Any:
+    """Output something that cannot be pickled."""
+    import threading
+
+    return threading.Lock()
+
+
+@dagmill.node_type("t.touch")
+def touch(params: None, inputs: Any, ctx: Any) -> str:
+    """Create a file in the current directory; fail if the input says so."""
+    with open("made-here.txt", "w") as made:
+        made.write(ctx.node_id)
+    if inputs and inputs[0] == "fail":
+        raise RuntimeError("failed after writing")
+    return "made-here.txt"
+
+
 @dagmill.hookimpl
 def dagmill_node_types() -> Sequence[dagmill.NodeType]:
-    return [value, total, echo, noop, sleep, fail, flaky, beat]
+    return [value, total, echo, noop, sleep, fail, flaky, beat, spin, pid, die, lock, touch]
