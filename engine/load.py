@@ -65,40 +65,25 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(float, _strict((int, float), "a number", float))
     converter.register_structure_hook(bool, _strict((bool,), "true or false"))
 
-    def attrs_hook(cls: type) -> Any:
-        inner = make_dict_structure_fn(cls, converter)
+    def shaped(make: Any, kinds: type | tuple[type, ...], what: str) -> Any:
+        """A hook factory: refuse values of the wrong JSON shape, then structure with cattrs' own hook."""
 
-        def structure(value: Any, _: Any) -> Any:
-            if not isinstance(value, Mapping):
-                raise _Mismatch(f"expected an object, got {_describe(value)}")
-            return inner(value, cls)
+        def factory(cls: type) -> Any:
+            inner = make(cls, converter)
 
-        return structure
+            def structure(value: Any, _: Any) -> Any:
+                if not isinstance(value, kinds):
+                    raise _Mismatch(f"expected {what}, got {_describe(value)}")
+                return inner(value, cls)
 
-    converter.register_structure_hook_factory(attrs.has, attrs_hook)
+            return structure
 
-    def sequence_hook(cls: type) -> Any:
-        inner = list_structure_factory(cls, converter)
+        return factory
 
-        def structure(value: Any, _: Any) -> Any:
-            if not isinstance(value, (list, tuple)):  # a string is a sequence too, but never a list param
-                raise _Mismatch(f"expected a list, got {_describe(value)}")
-            return inner(value, cls)
-
-        return structure
-
-    def mapping_hook(cls: type) -> Any:
-        inner = mapping_structure_factory(cls, converter)
-
-        def structure(value: Any, _: Any) -> Any:
-            if not isinstance(value, Mapping):
-                raise _Mismatch(f"expected an object, got {_describe(value)}")
-            return inner(value, cls)
-
-        return structure
-
-    converter.register_structure_hook_factory(is_mutable_sequence, sequence_hook)
-    converter.register_structure_hook_factory(is_mapping, mapping_hook)
+    converter.register_structure_hook_factory(attrs.has, shaped(make_dict_structure_fn, Mapping, "an object"))
+    # a string is a sequence too, but never a list param
+    converter.register_structure_hook_factory(is_mutable_sequence, shaped(list_structure_factory, (list, tuple), "a list"))
+    converter.register_structure_hook_factory(is_mapping, shaped(mapping_structure_factory, Mapping, "an object"))
     return converter
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import trio
 
@@ -22,23 +22,22 @@ class LevelScheduler(dagmill.Scheduler):
     description = "level by level with a barrier between levels; deterministic (default)"
 
     async def run(self, run: dagmill.Run) -> None:
-        execute = run.execute
-        limiter = run.limiter
         for level in run.graph.levels:
             if len(level) == 1:
-                await execute(level[0])  # alone between two barriers: no slot to share
+                await run.execute(level[0])  # alone between two barriers: no slot to share
                 continue
             todo = iter(level)
-
-            async def worker() -> None:
-                async with limiter:
-                    for i in todo:
-                        await execute(i)
-
             workers = min(len(level), run.max_concurrency or len(level))
             async with trio.open_nursery() as nursery:
                 for _ in range(workers):
-                    nursery.start_soon(worker)
+                    nursery.start_soon(self._worker, run, todo)
+
+    @staticmethod
+    async def _worker(run: dagmill.Run, todo: Iterator[int]) -> None:
+        """Hold one slot of the run's limiter and start the level's next node until none is left."""
+        async with run.limiter:
+            for i in todo:
+                await run.execute(i)
 
 
 @dagmill.hookimpl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -73,6 +74,21 @@ def write_json(tmp_path: Path) -> Callable[[Any, str], Path]:
         return path
 
     return write
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_processes() -> set[int]:
+    """The process ids of this process's children (from /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
 
 
 def chain(n: int, type_name: str = "t.sum") -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import TESTS, chain, write_distribution
+from conftest import chain, write_distribution
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from conftest import free_port
 
 import dagmill
 from dagmill_contrib_nodes import io
@@ -92,13 +93,6 @@ async def test_http_get_json_text_and_status_errors(server: str) -> None:
 async def test_http_timeout_fails_the_node(server: str) -> None:
     result = await dagmill.arun({"nodes": [get("slow", f"{server}/slow", timeout=0.2)]})
     assert result.nodes["slow"].error == f"TimeoutError: GET {server}/slow: no response within 0.2s"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_http_connection_refused_is_a_clear_failure() -> None:

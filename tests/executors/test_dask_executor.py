@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 
 import dagmill
 import nodetypes
+from conftest import child_processes
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed: pip install 'dagmill[dask]'")
 
@@ -93,15 +93,8 @@ async def test_a_killed_worker_fails_the_node_and_the_run_goes_on(cluster: str) 
     assert result.nodes["independent"].status is dagmill.Status.SUCCEEDED
 
 
-def children() -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found.update(int(pid) for pid in (task / "children").read_text().split())
-    return found
-
-
 async def test_fail_fast_cancels_dask_nodes_and_the_run_cluster_leaves_no_process(tmp_path: Path) -> None:
-    before = children()
+    before = child_processes()
     doc = {
         "nodes": [
             {"id": "long", "type": "t.pid", "executor": "dask", "params": {"seconds": 60}},
@@ -112,7 +105,7 @@ async def test_fail_fast_cancels_dask_nodes_and_the_run_cluster_leaves_no_proces
     result = await dagmill.arun(doc, plugins=[nodetypes], max_concurrency=2, settings={"dask_workers": 1})
     assert time.monotonic() - started < 45
     assert result.nodes["long"].status is dagmill.Status.CANCELLED
-    assert children() <= before
+    assert child_processes() <= before
 
 
 async def test_missing_dask_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 import dagmill
 import nodetypes
+from conftest import child_processes
 
 EXECUTORS = ["inline", "thread", "process"]
 
@@ -119,15 +120,8 @@ async def test_workdirs_are_removed_on_success_and_kept_on_failure(tmp_path: Pat
     assert kept.nodes["good"].status is dagmill.Status.SUCCEEDED
 
 
-def children() -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found.update(int(pid) for pid in (task / "children").read_text().split())
-    return found
-
-
 async def test_fail_fast_kills_running_process_nodes_and_leaves_no_worker(tmp_path: Path) -> None:
-    before = children()
+    before = child_processes()
     doc = {
         "nodes": [
             {"id": "long", "type": "t.pid", "executor": "process", "params": {"seconds": 60, "marker": str(tmp_path / "pid")}},
@@ -141,7 +135,7 @@ async def test_fail_fast_kills_running_process_nodes_and_leaves_no_worker(tmp_pa
     worker = int((tmp_path / "pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(worker, 0)
-    assert children() <= before
+    assert child_processes() <= before
 
 
 async def test_a_cancelled_thread_is_abandoned_and_the_result_says_so() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from conftest import free_port
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 DASHBOARD = Path(__file__).parent.parent.parent / "docs" / "grafana" / "dagmill.json"
 
@@ -25,12 +27,6 @@ FLOW = {
     + [{"id": "join", "type": "t.noop"}, {"id": "tail", "type": "t.sleep", "params": {"seconds": 0.5}}],
     "edges": [{"source": f"w{k}", "target": "join"} for k in range(4)] + [{"source": "join", "target": "tail"}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str) -> str:
