@@ -72,6 +72,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     run.add_argument("--fail-policy", choices=[p.value for p in FailPolicy], default=FailPolicy.FAIL_FAST.value)
     run.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="cancel the run after this long")
     run.add_argument("--json", action="store_true", help="print the run result as one JSON object on stdout")
+    run.add_argument("-q", "--quiet", action="store_true", help="print nothing for people on stderr but errors")
     run.add_argument("--keep-outputs", action="store_true", help="keep every node's output in the result, not only the sinks'")
     run.add_argument("--cancel-stalled", action="store_true", help="cancel (fail) nodes silent past their stall_after")
     run.add_argument("--run-id", help="id of this run (default: random)")
@@ -145,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if options.json:
                 print(result.to_json())
-            _summarize(result, err)
+            if not options.quiet:
+                _summarize(result, err)
         finally:
             registry.hook.dagmill_unconfigure(options=options, result=result)
     except WorkflowError as exc:

@@ -105,6 +105,7 @@ class RunStatistics:
     running: int
     peak_running: int
     finished: int
+    failed: int
     total: int
     pools: tuple[PoolStatistics, ...]
 
@@ -158,6 +159,7 @@ class Run:
         self._running = 0
         self._peak_running = 0
         self._finished = 0
+        self._failed_count = 0
         self._tick = _CHECKPOINT_EVERY
         self._stopping = False
         self._failed = False
@@ -205,9 +207,14 @@ class Run:
             running=self._running,
             peak_running=self._peak_running,
             finished=self._finished,
+            failed=self._failed_count,
             total=len(self.graph),
             pools=tuple(pool.statistics() for pool in self.pools.values()),
         )
+
+    def elapsed(self) -> float:
+        """Seconds since the run started, on the run's clock (callable from any thread)."""
+        return self._clock() - self._t0
 
     def result(self, index: int) -> NodeResult | None:
         """The final record of node ``index``, or ``None`` while it has not ended."""
@@ -435,6 +442,7 @@ class Run:
         if status is _FAILED or status is _SKIPPED:
             if status is _FAILED:
                 self._failed = True
+                self._failed_count += 1
             if self.options.fail_policy is FailPolicy.FAIL_FAST:
                 self._stopping = True
                 self._cancel_scope.cancel()
