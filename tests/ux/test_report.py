@@ -1,0 +1,111 @@
+"""The HTML run report, opened in headless Chromium: one bar per node, a screenshot that is not blank."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import dagmill
+import nodetypes
+from dagmill.plugins.report import render
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+DOC = {
+    "name": "reported",
+    "nodes": [
+        {"id": "a", "type": "t.value", "params": {"value": 1}},
+        {"id": "b", "type": "t.sleep", "params": {"seconds": 0.05}},
+        {"id": "c", "type": "t.sum"},
+        {"id": "boom", "type": "t.fail", "params": {"message": "<script>alert(1)</script> & more"}},
+        {"id": "after_boom", "type": "t.sum"},
+    ],
+    "edges": [{"source": "a", "target": "c"}, {"source": "boom", "target": "after_boom"}],
+}
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium is not installed (Debian package chromium; .ci/run installs it)")
+    return path
+
+
+def headless(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]  # fmt: skip
+    return subprocess.run([chromium(), *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def png_byte_variety(path: Path) -> int:
+    """How many distinct byte values the PNG's decompressed image data holds (a blank page holds very few)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, idat = 8, b""
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        if kind == b"IDAT":
+            idat += data[position + 8 : position + 8 + length]
+        position += 12 + length
+    return len(set(zlib.decompress(idat)))
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> tuple[Path, dagmill.RunResult]:
+    result = dagmill.run(DOC, plugins=[nodetypes], fail_policy="continue", handle_signals=False)
+    path = tmp_path / "report.html"
+    path.write_text(render(result))
+    return path, result
+
+
+def test_the_rendered_dom_holds_one_bar_per_node(report: tuple[Path, dagmill.RunResult], tmp_path: Path) -> None:
+    path, result = report
+    dom = headless(tmp_path, "--dump-dom", path.as_uri()).stdout
+    bars = re.findall(r"<rect data-node=\"([^\"]+)\" class=\"bar (\w+)\"", dom)
+    assert sorted(bars) == sorted((node_id, node.status.value) for node_id, node in result.nodes.items())
+    assert "<script>" not in dom
+    assert "RuntimeError: &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in dom
+
+
+def test_the_screenshot_is_not_blank(report: tuple[Path, dagmill.RunResult], tmp_path: Path) -> None:
+    path, _ = report
+    shot = tmp_path / "shot.png"
+    headless(tmp_path, f"--screenshot={shot}", "--window-size=1100,900", path.as_uri())
+    assert png_byte_variety(shot) > 50
+
+
+def test_the_report_needs_no_network(report: tuple[Path, dagmill.RunResult]) -> None:
+    text = report[0].read_text()
+    assert not re.search(r"""(src|href)\s*=\s*['"]?https?:""", text)
+    assert "<script" not in text.replace("&lt;script", "")
+
+
+def test_cli_writes_the_report(dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path) -> None:
+    done = dagmill_cli("run", str(write_json(DOC)), "--fail-policy", "continue", "--report", "out.html")
+    assert done.returncode == 1
+    assert "dagmill: report written to out.html" in done.stderr
+    assert (tmp_path / "out.html").read_text().count("data-node=") == 5
+    nowhere = dagmill_cli("run", str(write_json(DOC)), "--report", str(tmp_path / "missing" / "dir" / "out.html"))
+    assert "dagmill: warning: could not write the report to " in nowhere.stderr
+
+
+def test_large_runs_draw_a_capped_number_of_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagmill.plugins import report as module
+
+    doc = {"nodes": [{"id": f"n{k}", "type": "t.noop"} for k in range(30)]}
+    result = dagmill.run(doc, plugins=[nodetypes], handle_signals=False)
+    monkeypatch.setattr(module, "MAX_BARS", 10)
+    text = render(result)
+    assert text.count("data-node=") == 10
+    assert "20 more nodes not drawn" in text
