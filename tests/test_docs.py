@@ -62,3 +62,36 @@ def test_cli_reference_documents_every_option_of_every_command() -> None:
                 if flag not in ("-h", "--help") and f"`{flag}" not in reference:
                     missing.append(f"{name} {flag}")
     assert not missing, f"undocumented in docs/cli.md: {missing}"
+
+
+def test_plugins_doc_shows_the_example_package_verbatim() -> None:
+    package = DOCS / "examples" / "acme_nodes"
+    text = (DOCS / "plugins.md").read_text()
+    assert f"```toml\n{(package / 'pyproject.toml').read_text()}```" in text
+    assert f"```python\n{(package / 'acme_nodes' / '__init__.py').read_text()}```" in text
+
+
+def test_example_node_type_package_installs_through_its_entry_point_and_runs(
+    dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path, plugin_env: dict[str, str]
+) -> None:
+    import tomllib
+
+    package = DOCS / "examples" / "acme_nodes"
+    entry_points = tomllib.loads((package / "pyproject.toml").read_text())["project"]["entry-points"]["dagmill"]
+    site = tmp_path / "acme-site"
+    shutil.copytree(package / "acme_nodes", site / "acme_nodes")
+    write_distribution(site, "acme-nodes", entry_points)
+    env = {"PYTHONPATH": os.pathsep.join([str(site), plugin_env["PYTHONPATH"]])}
+    listing = json.loads(dagmill_cli("plugins", "--json", env=env).stdout)
+    assert listing["node_types"]["acme.words"]["distribution"] == "acme-nodes 0.0.1"
+    doc = {
+        "nodes": [
+            {"id": "text", "type": "t.value", "params": {"value": "a tiny example of words"}},
+            {"id": "count", "type": "acme.words", "params": {"minimum": 4}},
+        ],
+        "edges": [{"source": "text", "target": "count"}],
+    }
+    done = dagmill_cli("run", str(write_json(doc)), "--json", env=env)
+    assert json.loads(done.stdout)["outputs"] == {"count": 3}
+    bad = dagmill_cli("validate", str(write_json({"nodes": [{"id": "c", "type": "acme.words", "params": {"minimum": 0}}]})), env=env)
+    assert (bad.returncode, bad.stderr.strip()) == (2, "nodes[0].params.minimum: must be >= 1, got 0")
