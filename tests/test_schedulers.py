@@ -173,34 +173,9 @@ async def test_level_pays_the_barrier_on_the_long_pole(autojump_clock: trio.test
     assert level.nodes["pole1"].started_at == pytest.approx(11)
 
 
-@pytest.mark.parametrize("scheduler", SCHEDULERS)
-async def test_fail_fast_on_a_diamond(autojump_clock: trio.testing.MockClock, scheduler: str) -> None:
-    doc = {
-        "nodes": [
-            {"id": "root", "type": "t.value", "params": {"value": 1}},
-            {"id": "bad", "type": "t.fail"},
-            {"id": "slow", "type": "t.sleep", "params": {"seconds": 10}},
-            {"id": "merge", "type": "t.sum"},
-        ],
-        "edges": [
-            {"source": "root", "target": "bad"},
-            {"source": "root", "target": "slow"},
-            {"source": "bad", "target": "merge"},
-            {"source": "slow", "target": "merge"},
-        ],
-    }
-    result = await arun(doc, scheduler=scheduler, max_concurrency=4)
-    statuses = {node_id: node.status.value for node_id, node in result.nodes.items()}
-    assert result.status is dagmill.Status.FAILED
-    assert statuses["root"] == "succeeded" and statuses["bad"] == "failed" and statuses["merge"] == "skipped"
-    # sequential runs "bad" first (document order), so "slow" never starts; otherwise it is cut short
-    assert statuses["slow"] == "cancelled"
-    assert result.duration < 10
-
-
-@pytest.mark.parametrize("scheduler", SCHEDULERS)
-async def test_continue_on_a_diamond_finishes_the_independent_branch(autojump_clock: trio.testing.MockClock, scheduler: str) -> None:
-    doc = {
+def failing_diamond() -> dict[str, Any]:
+    """root feeds a failing node and a 10 s one, both feed merge; after_slow hangs off the slow branch only."""
+    return {
         "nodes": [
             {"id": "root", "type": "t.value", "params": {"value": 1}},
             {"id": "bad", "type": "t.fail"},
@@ -216,7 +191,21 @@ async def test_continue_on_a_diamond_finishes_the_independent_branch(autojump_cl
             {"source": "slow", "target": "after_slow"},
         ],
     }
-    result = await arun(doc, scheduler=scheduler, max_concurrency=4, fail_policy="continue")
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+async def test_fail_fast_on_a_diamond(autojump_clock: trio.testing.MockClock, scheduler: str) -> None:
+    result = await arun(failing_diamond(), scheduler=scheduler, max_concurrency=4)
+    statuses = {node_id: node.status.value for node_id, node in result.nodes.items()}
+    assert result.status is dagmill.Status.FAILED
+    # sequential runs "bad" first (document order), so "slow" never starts; otherwise it is cut short
+    assert statuses == {"root": "succeeded", "bad": "failed", "slow": "cancelled", "merge": "skipped", "after_slow": "cancelled"}
+    assert result.duration < 10
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+async def test_continue_on_a_diamond_finishes_the_independent_branch(autojump_clock: trio.testing.MockClock, scheduler: str) -> None:
+    result = await arun(failing_diamond(), scheduler=scheduler, max_concurrency=4, fail_policy="continue")
     statuses = {node_id: node.status.value for node_id, node in result.nodes.items()}
     assert statuses == {"root": "succeeded", "bad": "failed", "slow": "succeeded", "merge": "skipped", "after_slow": "succeeded"}
     assert result.outputs == {"after_slow": 1}
