@@ -75,6 +75,9 @@ class DaskExecutor(dagmill.Executor):
         except OSError as exc:
             raise dagmill.UsageError(f"--dask-scheduler {address}: cannot connect: {exc}") from None
         self.token = trio.lowlevel.current_trio_token()
+        self.settings = dict(self.run.options.settings)
+        self._batch: list[list[Any]] = []
+        self._mapped = trio.Event()
         return self
 
     async def __aexit__(
@@ -88,13 +91,37 @@ class DaskExecutor(dagmill.Executor):
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(close)
 
+    async def _submit(self, task: tuple[Any, ...]) -> Any:
+        """Submit one task; tasks submitted in the same trio tick go to the scheduler in one ``client.map``."""
+        slot: list[Any] = [task, None, False]  # the task, its future, whether its node stopped waiting
+        self._batch.append(slot)
+        if len(self._batch) == 1:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # let the nodes that became ready with this one join in
+            batch, self._batch = self._batch, []
+            columns = list(zip(*(entry[0] for entry in batch), strict=True))
+            futures = self.client.map(_on_dask, *columns[:4], key=list(columns[4]), pure=False)
+            for entry, future in zip(batch, futures, strict=True):
+                entry[1] = future
+            abandoned = [entry[1] for entry in batch if entry[2]]
+            if abandoned:
+                self.client.cancel(abandoned)
+            self._mapped.set()
+            self._mapped = trio.Event()
+        else:
+            try:
+                await self._mapped.wait()
+            except trio.Cancelled:
+                slot[2] = True
+                raise
+        return slot[1]
+
     async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
         if isinstance(inputs, dict):
             args: Any = {port: _unwrap(value) for port, value in inputs.items()}
         else:
             args = [_unwrap(value) for value in inputs]
-        context = _Context(ctx.run_id, ctx.node_id, ctx.attempt, dict(ctx.settings))
-        future = self.client.submit(_on_dask, node_type, params, args, context, pure=False, key=f"{ctx.node_id}-{ctx.run_id}-{ctx.attempt}")
+        context = _Context(ctx.run_id, ctx.node_id, ctx.attempt, self.settings)
+        future = await self._submit((node_type, params, args, context, f"{ctx.node_id}-{ctx.run_id}-{ctx.attempt}"))
         done = trio.Event()
         future.add_done_callback(lambda _: self.token.run_sync_soon(done.set))
         try:
