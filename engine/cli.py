@@ -69,7 +69,12 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     run.add_argument("--scheduler", default="level", help=f"one of: {', '.join(sorted(registry.schedulers))} (default: level)")
     run.add_argument("--max-concurrency", type=_concurrency, default="auto", metavar="N|auto", help="nodes running at once; 0 = unlimited (default: auto)")
     run.add_argument("--executor", help=f"executor of nodes that name none: {', '.join(sorted(registry.executors))}")
-    run.add_argument("--fail-policy", choices=[p.value for p in FailPolicy], default=FailPolicy.FAIL_FAST.value)
+    run.add_argument(
+        "--fail-policy",
+        choices=[p.value for p in FailPolicy],
+        default=FailPolicy.FAIL_FAST.value,
+        help="fail_fast (default): a failure cancels what runs, starts nothing else; continue: skip its descendants, run the rest",
+    )
     run.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="cancel the run after this long")
     run.add_argument("--json", action="store_true", help="print the run result as one JSON object on stdout")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing for people on stderr but errors")
