@@ -1,0 +1,893 @@
+"""The run journal: every run and node state change in SQLite; resume after a crash; a result cache; learned durations.
+
+``dagmill run`` keeps a journal by default (``.dagmill/journal.sqlite3`` in
+the working directory; ``--journal PATH``, ``--no-journal``). Embedded use::
+
+    from dagmill.plugins.journal import Journal
+
+    with Journal("runs.sqlite3") as journal:
+        first = dagmill.run(workflow, plugins=[journal])
+    with Journal("runs.sqlite3", resume=first.run_id) as journal:
+        again = dagmill.run(workflow, plugins=[journal])  # what succeeded before is ``cached``
+
+The journal is one SQLite database in WAL mode. ``runs`` has a row per run,
+``events`` a row per node state change (``running``, ``stalled`` and the
+final status), ``outputs`` the stored outputs. A node's ``succeeded`` row and
+its output are written in one transaction, so whatever instant a process is
+killed at, the journal holds either both or neither.
+
+Writes never happen on the trio thread: ``dagmill_node_end`` encodes the
+output (a snapshot, taken before any consumer can change it) and puts one
+tuple on a queue; a writer thread commits whatever has queued up in one
+transaction, so a busy run pays one commit per batch, not per node. The
+trio thread reads the journal only when a run starts (the runs it resumes,
+the cache index, learned durations) and when a node is reused (one read of
+its stored output, in place of running it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import logging
+import os
+import pickle
+import queue
+import socket
+import sqlite3
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+import dagmill
+
+DEFAULT_PATH = Path(".dagmill", "journal.sqlite3")
+DEFAULT_MAX_OUTPUT = 16 * 2**20
+"""Bytes: an encoded output larger than this is not stored (its node is not reusable)."""
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x64676D6C  # "dgml" in the database header: this file is a dagmill journal
+_SCHEMA = """
+CREATE TABLE runs (
+    run_id       TEXT PRIMARY KEY,
+    workflow     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    started_at   REAL NOT NULL,
+    ended_at     REAL,
+    duration     REAL,
+    nodes        INTEGER NOT NULL,
+    scheduler    TEXT NOT NULL,
+    resumed_from TEXT,
+    pid          INTEGER,
+    host         TEXT,
+    error        TEXT,
+    counts       TEXT
+);
+CREATE INDEX runs_by_workflow ON runs (workflow);
+CREATE TABLE outputs (
+    id          INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    serializer  TEXT NOT NULL,
+    data        BLOB NOT NULL,
+    run_id      TEXT NOT NULL,
+    node_id     TEXT NOT NULL
+);
+CREATE INDEX outputs_by_fingerprint ON outputs (fingerprint);
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    node_id     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    at          REAL NOT NULL,
+    fingerprint TEXT,
+    attempts    INTEGER,
+    duration    REAL,
+    stalled     INTEGER NOT NULL DEFAULT 0,
+    detail      TEXT,
+    traceback   TEXT,
+    output_id   INTEGER
+);
+CREATE INDEX events_by_run ON events (run_id, node_id);
+CREATE INDEX durations_by_fingerprint ON events (fingerprint, id) WHERE status = 'succeeded';
+"""
+_EVENT_SQL = (
+    "INSERT INTO events (run_id, node_id, status, at, fingerprint, attempts, duration, stalled, detail, traceback, output_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_OUTPUT_SQL = "INSERT INTO outputs (fingerprint, serializer, data, run_id, node_id) VALUES (?, ?, ?, ?, ?)"
+_REUSABLE = ("succeeded", "cached")
+_FINAL = frozenset(s.value for s in dagmill.Status if s not in (dagmill.Status.PENDING, dagmill.Status.RUNNING))
+_SUCCEEDED = dagmill.Status.SUCCEEDED
+_CACHED = dagmill.Status.CACHED
+_SCALARS = (str, int, float, bool)
+_SNAPSHOT_EVERY = 1.0
+"""Seconds between two looks at which nodes are running (the ``running`` rows)."""
+_BATCH = 10_000
+_RECENT = 5
+"""Learned durations average this many latest successes."""
+
+_log = logging.getLogger("dagmill.journal")
+
+
+# -- opening -------------------------------------------------------------------------
+
+
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a commit survives any process crash (kill -9); only a power loss may drop the last commits
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def _unusable(path: Path, exc: BaseException) -> dagmill.UsageError:
+    return dagmill.UsageError(
+        f"journal {path}: not a usable dagmill journal ({exc}); move the file away, pass --journal OTHER_PATH, or --no-journal"
+    )
+
+
+def _unwritable(path: Path, exc: BaseException) -> dagmill.UsageError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return dagmill.UsageError(f"journal {path}: cannot write it ({reason}); pass --journal OTHER_PATH, or --no-journal")
+
+
+def _check(conn: sqlite3.Connection, path: Path) -> bool:
+    """Whether ``conn`` is a dagmill journal (``False``: an empty database); raise for anything else."""
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if application_id == 0 and version == 0 and tables == 0:
+            return False
+        if application_id != APPLICATION_ID:
+            raise _unusable(path, ValueError("an SQLite database of something else"))
+        if version > SCHEMA_VERSION:
+            raise _unusable(path, ValueError(f"schema {version}, written by a newer dagmill"))
+        # touch each table's root page: a truncated or scribbled-on file fails here, before the run, not in the middle
+        conn.execute("SELECT count(*) FROM runs").fetchone()
+        conn.execute("SELECT max(id) FROM events").fetchone()
+        conn.execute("SELECT max(id) FROM outputs").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise _unusable(path, exc) from None
+    return True
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A connection to the journal at ``path``, created if absent; :class:`dagmill.UsageError` if unusable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    try:
+        conn = _connect(path)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+            raise _unwritable(path, exc) from None
+        raise _unusable(path, exc) from None
+    if not _check(conn, path):
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE; PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {_SCHEMA} COMMIT;"
+            )
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _unwritable(path, exc) from None
+    return conn
+
+
+def _open_existing(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing journal (``dagmill runs``, ``dagmill show``)."""
+    if not path.is_file():
+        raise dagmill.UsageError(f"no journal at {path} (pass --journal PATH)")
+    try:
+        conn = _connect(path, read_only=True)
+    except sqlite3.DatabaseError as exc:
+        raise _unusable(path, exc) from None
+    if not _check(conn, path):
+        raise _unusable(path, ValueError("an empty database"))
+    return conn
+
+
+# -- encoding outputs ------------------------------------------------------------------
+
+
+def _encode(output: Any, serializer: str, cap: int) -> tuple[str | bytes | None, str | None]:
+    """``(data, None)`` to store, or ``(None, why it is not stored)``."""
+    if output is None:
+        return "null", None
+    if isinstance(output, dagmill.Deferred):
+        return None, "the output stays with its executor (a Deferred): not stored"
+    if serializer == "pickle":
+        try:
+            data: str | bytes = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # any object may refuse pickling in its own way
+            return None, f"the output cannot be pickled ({type(exc).__name__}: {exc})"
+    else:
+        try:
+            data = json.dumps(output, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            return None, f"the output is not JSON ({exc}); a node type that declares serializer='pickle' can store it"
+        # a tuple comes back a list, an int key a str: store only what reads back equal
+        if type(output) not in _SCALARS and json.loads(data) != output:
+            return None, "the output does not read back equal from JSON (a tuple, a set, non-string keys?); a node type that declares serializer='pickle' can store it"
+    if len(data) > cap:
+        return None, f"the output is {len(data)} bytes, over the journal's cap of {cap} bytes (--journal-max-output)"
+    return data, None
+
+
+def _decode(serializer: str, data: str | bytes) -> Any:
+    if serializer == "pickle":
+        return pickle.loads(data)  # noqa: S301 - the journal is the user's own file, as trusted as their code
+    return json.loads(data)
+
+
+def _output(run: dagmill.Run, i: int, result: dagmill.NodeResult) -> Any:
+    """The output node ``i`` ended with, in ``dagmill_node_end``.
+
+    ``result.output`` holds it only for sinks (or with ``keep_outputs``); for
+    the others the engine still holds it for their consumers. The public API
+    has no accessor yet, so this reads the engine's table.
+    """
+    if run.graph.successors[i]:
+        return run._outputs[i]
+    return result.output
+
+
+# -- the writer thread ------------------------------------------------------------------
+
+_EVENT, _STORE, _SQL, _WATCH, _UNWATCH, _FLUSH, _STOP = range(7)
+_live_writers: weakref.WeakSet[_Writer] = weakref.WeakSet()
+
+
+class _Writer(threading.Thread):
+    """The one thread that writes to a journal: a batch of queued items per transaction.
+
+    Items are tuples, first the kind: ``(_EVENT, row)``, ``(_STORE, output
+    columns, row)`` (an output and its ``succeeded`` row, together),
+    ``(_SQL, sql, params)``, ``(_WATCH, run)``/``(_UNWATCH, run)`` (runs whose
+    running nodes it records), ``(_FLUSH, event)``, ``(_STOP,)``. After a
+    failed write (disk full, I/O error) it stops writing for good: ``error``
+    says why, and what was committed before stays consistent.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name=f"dagmill-journal {path}", daemon=True)
+        self.path = path
+        self.queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.error: str | None = None
+        self._watched: dict[dagmill.Run, set[int]] = {}
+        self._conn: sqlite3.Connection | None = None
+        _live_writers.add(self)
+
+    def run(self) -> None:
+        try:
+            self._conn = _connect(self.path)
+        except sqlite3.Error as exc:
+            self._fail(exc)
+        next_look = time.monotonic() + _SNAPSHOT_EVERY
+        stopping = False
+        while not stopping:
+            try:
+                first = self.queue.get(timeout=max(0.0, next_look - time.monotonic()) if self._watched else None)
+            except queue.Empty:
+                first = None
+            batch = [] if first is None else [first]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            if self._watched and time.monotonic() >= next_look:
+                batch.extend(self._running_rows())
+                next_look = time.monotonic() + _SNAPSHOT_EVERY
+            stopping = self._write(batch)
+        if self._conn is not None:
+            self._conn.close()
+        _live_writers.discard(self)
+
+    def stop(self) -> None:
+        """Write everything queued, then end the thread."""
+        if self.is_alive():
+            self.queue.put((_STOP,))
+            self.join()
+
+    def flush(self) -> None:
+        """Return once everything queued so far is committed (or the writer has failed)."""
+        if self.is_alive():
+            done = threading.Event()
+            self.queue.put((_FLUSH, done))
+            done.wait()
+
+    def _running_rows(self) -> list[tuple[Any, ...]]:
+        """Rows for nodes running now that have none yet: a crashed run's journal says what was in flight."""
+        now = time.time()
+        rows = []
+        for run, seen in self._watched.items():
+            ids = run.graph.ids
+            for i in run.running():
+                if i not in seen:
+                    seen.add(i)
+                    rows.append((_EVENT, (run.run_id, ids[i], "running", now, None, None, None, 0, None, None, None)))
+        return rows
+
+    def _write(self, batch: list[tuple[Any, ...]]) -> bool:
+        """Commit ``batch`` in one transaction; return whether it asked the thread to stop."""
+        conn = self._conn
+        stopping = False
+        events: list[tuple[Any, ...]] = []
+        waiting: list[threading.Event] = []
+        try:
+            if conn is not None and self.error is None:
+                conn.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                kind = item[0]
+                if kind is _EVENT:
+                    events.append(item[1])
+                    continue
+                if kind is _FLUSH:
+                    waiting.append(item[1])
+                    continue
+                if kind is _STOP:
+                    stopping = True
+                    continue
+                if kind is _WATCH:
+                    self._watched[item[1]] = set()
+                    continue
+                if kind is _UNWATCH:
+                    self._watched.pop(item[1], None)
+                    continue
+                if conn is None or self.error is not None:
+                    continue
+                if events:
+                    conn.executemany(_EVENT_SQL, events)
+                    events.clear()
+                if kind is _STORE:
+                    output_id = conn.execute(_OUTPUT_SQL, item[1]).lastrowid
+                    conn.execute(_EVENT_SQL, (*item[2], output_id))
+                else:
+                    conn.execute(item[1], item[2])
+            if conn is not None and self.error is None:
+                if events:
+                    conn.executemany(_EVENT_SQL, events)
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._fail(exc)
+        for done in waiting:
+            done.set()
+        return stopping
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        if self._conn is not None and self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the connection is beyond use; what was committed before is intact either way
+        _log.warning(
+            "journal %s: writing failed (%s): the journal stops here and the run goes on; what it recorded before stays consistent and resumable",
+            self.path,
+            exc,
+        )
+
+
+@atexit.register
+def _stop_writers() -> None:
+    """An embedding program that exits with a run that never ended still gets its queued rows written."""
+    for writer in list(_live_writers):
+        writer.stop()
+
+
+# -- one run ---------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Candidate:
+    """A stored output that a resumed run may reuse for one node."""
+
+    run_id: str
+    fingerprint: str
+    output_id: int
+
+
+class _RunState:
+    """What the journal keeps for one run while it goes (all on the trio thread)."""
+
+    __slots__ = (
+        "run_id", "started_at", "writer", "index", "successors", "types", "candidates", "lineage", "cache_index",
+        "reused", "origins", "resumed", "hits", "misses", "unstored", "estimates",
+    )
+
+    def __init__(self, run: dagmill.Run, writer: _Writer) -> None:
+        self.run_id = run.run_id
+        self.started_at = run.started_at
+        self.writer = writer
+        self.index = run.graph.index
+        self.successors = run.graph.successors
+        self.types = run.registry.node_types
+        self.candidates: dict[str, list[_Candidate]] = {}
+        self.lineage: dict[str, dict[str, int]] = {}
+        self.cache_index: dict[str, int] | None = None
+        self.reused: dict[int, int] = {}
+        """Node index -> the output id it was given from the journal, in this run."""
+        self.origins: dict[int, str] = {}
+        self.resumed = 0
+        self.hits = 0
+        self.misses = 0
+        self.unstored: dict[str, str] = {}
+        self.estimates: tuple[dict[str, float], dict[str, float]] | None = None
+
+
+# -- the plugin ------------------------------------------------------------------------------
+
+
+class Journal:
+    """Records runs in the journal at ``path``; reuses stored outputs for ``resume`` and cacheable nodes.
+
+    ``resume`` names an earlier run: its nodes (and those of the runs it
+    resumed) that succeeded are reused — status ``cached`` — when their
+    fingerprint is unchanged and the inputs they were computed from are the
+    very outputs this run uses. ``cache`` lets nodes that ask for caching
+    (``run.cacheable(node)``) reuse any stored output with their fingerprint,
+    from any run of any workflow. Outputs encoding to more than
+    ``max_output`` bytes are not stored. One object serves any number of
+    runs; :meth:`close` (or leaving the ``with`` block) writes what is queued.
+    Raises :class:`dagmill.UsageError` when the journal cannot be used.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_PATH,
+        *,
+        resume: str | None = None,
+        cache: bool = True,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> None:
+        self.path = Path(path)
+        self.resume = resume
+        self.cache = cache
+        self.max_output = max_output
+        self._conn = _open(self.path)
+        self._lock = threading.Lock()
+        self._writer: _Writer | None = None
+        self._runs: dict[dagmill.Run, _RunState] = {}
+        if resume is not None:
+            self._resumed_run(resume)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write whatever is queued and stop the writer thread; the object can still record later runs."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    @dagmill.hookimpl(tryfirst=True)
+    def dagmill_run_start(self, run: dagmill.Run) -> None:
+        # first of all plugins: a journal that cannot be used stops the run before anyone else starts anything
+        resumed = self._resumed_run(self.resume) if self.resume is not None else None
+        if resumed is not None and resumed[0] != run.workflow.name:
+            raise dagmill.UsageError(
+                f"--resume {self.resume}: that run is of workflow {resumed[0]!r}, not {run.workflow.name!r}"
+            )
+        row = (
+            run.run_id, run.workflow.name, "running", run.started_at, len(run.graph), run.options.scheduler,
+            self.resume, os.getpid(), socket.gethostname(),
+        )
+        try:
+            self._conn.execute(
+                "INSERT INTO runs (run_id, workflow, status, started_at, nodes, scheduler, resumed_from, pid, host)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        except sqlite3.IntegrityError:
+            raise dagmill.UsageError(f"journal {self.path}: run id {run.run_id!r} is already recorded; choose another --run-id") from None
+        except sqlite3.DatabaseError as exc:
+            raise _unwritable(self.path, exc) from None
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = _Writer(self.path)
+                self._writer.start()
+            writer = self._writer
+        state = _RunState(run, writer)
+        try:
+            if self.resume is not None:
+                self._load_resume(state, self.resume)
+            if self.cache:
+                self._load_cache_index(state, run)
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.path, exc) from None
+        self._runs[run] = state
+        writer.queue.put((_WATCH, run))
+
+    @dagmill.hookimpl
+    def dagmill_node_lookup(self, run: dagmill.Run, node: dagmill.Node, fingerprint: str) -> dagmill.StoredResult | None:
+        state = self._runs.get(run)
+        if state is None or not (state.candidates or state.cache_index is not None):
+            return None
+        i = state.index[node.id]
+        for candidate in state.candidates.get(node.id, ()):
+            if candidate.fingerprint == fingerprint and self._same_inputs(run, state, i, candidate.run_id):
+                found = self._load(state, i, candidate.output_id, f"run {candidate.run_id}")
+                if found is not None:
+                    state.resumed += 1
+                    return found
+        if state.cache_index is not None and run.cacheable(node):
+            output_id = state.cache_index.get(fingerprint)
+            found = None if output_id is None else self._load(state, i, output_id, "cache")
+            if found is None:
+                state.misses += 1
+            else:
+                state.hits += 1
+            return found
+        return None
+
+    @dagmill.hookimpl
+    def dagmill_node_estimate(self, run: dagmill.Run, node: dagmill.Node) -> float | None:
+        state = self._runs.get(run)
+        if state is None:
+            return None
+        if state.estimates is None:
+            try:
+                state.estimates = self._load_estimates(run)
+            except sqlite3.DatabaseError as exc:
+                _log.warning("journal %s: cannot read durations (%s); the run uses the documents' estimates", self.path, exc)
+                state.estimates = ({}, {})
+        by_fingerprint, by_id = state.estimates
+        learned = by_fingerprint.get(run.fingerprint(state.index[node.id]))
+        return by_id.get(node.id) if learned is None else learned
+
+    @dagmill.hookimpl
+    def dagmill_node_stalled(self, run: dagmill.Run, node: dagmill.Node, silent_for: float) -> None:
+        state = self._runs.get(run)
+        if state is not None:
+            detail = f"no heartbeat for {silent_for:.3g}s"
+            state.writer.queue.put((_EVENT, (state.run_id, node.id, "stalled", time.time(), None, None, None, 1, detail, None, None)))
+
+    @dagmill.hookimpl
+    def dagmill_node_end(self, run: dagmill.Run, node: dagmill.Node, result: dagmill.NodeResult) -> None:
+        state = self._runs.get(run)
+        if state is None:
+            return
+        i = state.index[node.id]
+        status = result.status
+        row = (
+            state.run_id, node.id, status.value, state.started_at + (result.ended_at or 0.0), run.fingerprint(i),
+            result.attempts, result.duration, result.stalled,
+        )
+        if status is _CACHED and i in state.reused:
+            state.writer.queue.put((_EVENT, (*row, state.origins.pop(i), None, state.reused[i])))
+        elif status is _SUCCEEDED or status is _CACHED:
+            data, why = _encode(_output(run, i, result), state.types[node.type].serializer, self.max_output)
+            if data is None:
+                state.unstored[node.id] = why  # type: ignore[assignment]
+                state.writer.queue.put((_EVENT, (*row, f"not resumable: {why}", None, None)))
+            else:
+                store = (row[4], state.types[node.type].serializer, data, state.run_id, node.id)
+                state.writer.queue.put((_STORE, store, (*row, None, None)))
+        else:
+            state.writer.queue.put((_EVENT, (*row, result.error, result.traceback, None)))
+
+    @dagmill.hookimpl
+    def dagmill_run_end(self, run: dagmill.Run, result: dagmill.RunResult) -> None:
+        state = self._runs.pop(run, None)
+        if state is None:
+            return
+        writer = state.writer
+        update = (
+            "UPDATE runs SET status = ?, ended_at = ?, duration = ?, error = ?, counts = ? WHERE run_id = ?",
+            (result.status.value, time.time(), result.duration, result.error, json.dumps(result.counts()), state.run_id),
+        )
+        writer.queue.put((_SQL, *update))
+        writer.queue.put((_UNWATCH, run))
+        writer.flush()
+        facts: dict[str, Any] = {"path": str(self.path), "resumed_from": self.resume, "reused": state.resumed}
+        if state.unstored:
+            facts["unstored"] = state.unstored
+            first, why = next(iter(state.unstored.items()))
+            _log.warning(
+                "journal %s: %d output(s) not stored, so their nodes re-run on resume (first: node %r: %s)",
+                self.path, len(state.unstored), first, why,
+            )
+        if writer.error is not None:
+            facts["error"] = writer.error
+        result.extras["journal"] = facts
+        if self.cache:
+            result.extras["cache"] = {"hits": state.hits, "misses": state.misses}
+        with self._lock:
+            last = not self._runs and self._writer is writer
+            if last:
+                self._writer = None
+        if last:
+            writer.stop()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _resumed_run(self, run_id: str) -> tuple[str, str | None]:
+        """``(workflow, resumed_from)`` of ``run_id``; :class:`dagmill.UsageError` if the journal has no such run."""
+        try:
+            row = self._conn.execute("SELECT workflow, resumed_from FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.path, exc) from None
+        if row is None:
+            raise dagmill.UsageError(f"--resume {run_id}: no such run in journal {self.path} (list them with: dagmill runs)")
+        return row
+
+    def _load_resume(self, state: _RunState, run_id: str) -> None:
+        """Candidates for reuse: the successes of ``run_id`` and of the runs it resumed, newest first."""
+        chain: list[str] = []
+        current: str | None = run_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            row = self._conn.execute("SELECT resumed_from FROM runs WHERE run_id = ?", (current,)).fetchone()
+            current = None if row is None else row[0]
+        for past in chain:
+            outputs: dict[str, int] = {}
+            rows = self._conn.execute(
+                "SELECT node_id, fingerprint, output_id FROM events"
+                " WHERE run_id = ? AND status IN (?, ?) AND output_id IS NOT NULL ORDER BY id",
+                (past, *_REUSABLE),
+            )
+            for node_id, fingerprint, output_id in rows:
+                outputs[node_id] = output_id
+                state.candidates.setdefault(node_id, []).append(_Candidate(past, fingerprint, output_id))
+            state.lineage[past] = outputs
+
+    def _load_cache_index(self, state: _RunState, run: dagmill.Run) -> None:
+        """The latest stored output of each cacheable node's fingerprint (one query)."""
+        wanted = [run.fingerprint(i) for i, node in enumerate(run.workflow.nodes) if run.cacheable(node)]
+        if not wanted:
+            return
+        rows = self._conn.execute(
+            "SELECT fingerprint, max(id) FROM outputs WHERE fingerprint IN (SELECT value FROM json_each(?)) GROUP BY fingerprint",
+            (json.dumps(wanted),),
+        )
+        state.cache_index = dict(rows)
+
+    def _load_estimates(self, run: dagmill.Run) -> tuple[dict[str, float], dict[str, float]]:
+        """Mean duration of the latest successes, by fingerprint and by node id within the workflow."""
+        prints = json.dumps([run.fingerprint(i) for i in range(len(run.graph))])
+        by_fingerprint = dict(
+            self._conn.execute(
+                "SELECT fingerprint, avg(duration) FROM ("
+                " SELECT fingerprint, duration, row_number() OVER (PARTITION BY fingerprint ORDER BY id DESC) AS k"
+                " FROM events WHERE status = 'succeeded' AND fingerprint IN (SELECT value FROM json_each(?))"
+                ") WHERE k <= ? GROUP BY fingerprint",
+                (prints, _RECENT),
+            )
+        )
+        by_id = dict(
+            self._conn.execute(
+                "SELECT node_id, avg(duration) FROM ("
+                " SELECT e.node_id, e.duration, row_number() OVER (PARTITION BY e.node_id ORDER BY e.id DESC) AS k"
+                " FROM events AS e JOIN runs AS r ON r.run_id = e.run_id WHERE r.workflow = ? AND e.status = 'succeeded'"
+                ") WHERE k <= ? GROUP BY node_id",
+                (run.workflow.name, _RECENT),
+            )
+        )
+        return by_fingerprint, by_id
+
+    @staticmethod
+    def _same_inputs(run: dagmill.Run, state: _RunState, i: int, past: str) -> bool:
+        """Whether every input of node ``i`` is, in this run, the very output it was in run ``past``."""
+        then = state.lineage[past]
+        ids = run.graph.ids
+        for p in run.graph.predecessors[i]:
+            now = state.reused.get(p)
+            if now is None or then.get(ids[p]) != now:
+                return False
+        return True
+
+    def _load(self, state: _RunState, i: int, output_id: int, origin: str) -> dagmill.StoredResult | None:
+        try:
+            row = self._conn.execute("SELECT serializer, data, run_id, node_id FROM outputs WHERE id = ?", (output_id,)).fetchone()
+            value = _decode(row[0], row[1])
+        except Exception as exc:  # a stored output that cannot be read is a miss: the node runs again
+            _log.warning("journal %s: cannot read stored output %d (%s); the node runs again", self.path, output_id, exc)
+            return None
+        where = f"{origin}: run {row[2]}, node {row[3]}" if origin == "cache" else origin
+        state.reused[i] = output_id
+        state.origins[i] = where
+        return dagmill.StoredResult(value, origin=where)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+_configured: list[Journal] = []
+
+
+def _bytes(text: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    scale = units.get(text[-1:].lower(), 1)
+    digits = text[:-1] if scale != 1 else text
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of bytes (suffix K, M or G allowed), got {text!r}")
+    return int(digits) * scale
+
+
+def _journal_path(options: argparse.Namespace) -> Path:
+    return Path(options.journal or os.environ.get("DAGMILL_JOURNAL") or DEFAULT_PATH)
+
+
+@dagmill.hookimpl
+def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", metavar="PATH", help=f"record the run in this journal (default: {DEFAULT_PATH})")
+    parser.add_argument("--no-journal", action="store_true", help="record nothing: no journal, no resume, no cache")
+    parser.add_argument("--resume", metavar="RUN_ID", help="reuse what run RUN_ID (see: dagmill runs) did that still holds")
+    parser.add_argument("--no-cache", action="store_true", help="run cacheable nodes even if the journal has their output")
+    parser.add_argument(
+        "--journal-max-output",
+        type=_bytes,
+        default=DEFAULT_MAX_OUTPUT,
+        metavar="BYTES",
+        help="store no output larger than this (suffix K, M, G; default 16M); such a node re-runs on resume",
+    )
+
+
+@dagmill.hookimpl
+def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -> None:
+    if options.no_journal:
+        if options.resume:
+            raise dagmill.UsageError("--resume needs the journal: drop --no-journal")
+        return
+    journal = Journal(_journal_path(options), resume=options.resume, cache=not options.no_cache, max_output=options.journal_max_output)
+    registry.pm.register(journal)
+    _configured.append(journal)
+
+
+@dagmill.hookimpl
+def dagmill_unconfigure(options: argparse.Namespace, result: dagmill.RunResult | None) -> None:
+    while _configured:
+        _configured.pop().close()
+    if result is not None and not options.no_journal and not result.ok and not options.quiet:
+        print(f"dagmill: resume with: dagmill run {options.file} --resume {result.run_id}", file=sys.stderr)
+
+
+@dagmill.hookimpl
+def dagmill_addcommand(commands: Any) -> None:
+    runs = commands.add_parser("runs", help="list the runs in the journal, newest first")
+    runs.add_argument("--journal", metavar="PATH", help=f"the journal (default: $DAGMILL_JOURNAL or {DEFAULT_PATH})")
+    runs.add_argument("--limit", type=int, default=20, metavar="N", help="show the N newest runs (default 20; 0 = all)")
+    runs.add_argument("--json", action="store_true", help="print them as JSON on stdout")
+    runs.set_defaults(handler=_runs_command)
+    show = commands.add_parser("show", help="show one run of the journal: outcome, failures, stalls, what would re-run")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--journal", metavar="PATH", help=f"the journal (default: $DAGMILL_JOURNAL or {DEFAULT_PATH})")
+    show.add_argument("--json", action="store_true", help="print the run and its nodes as JSON on stdout")
+    show.set_defaults(handler=_show_command)
+
+
+_RUN_COLUMNS = ("run_id", "workflow", "status", "started_at", "ended_at", "duration", "nodes", "scheduler", "resumed_from", "pid", "host", "error", "counts")
+
+
+def _run_record(row: Sequence[Any]) -> dict[str, Any]:
+    record = dict(zip(_RUN_COLUMNS, row, strict=True))
+    record["counts"] = json.loads(record["counts"]) if record["counts"] else None
+    if record["status"] == "running" and not _alive(record["pid"], record["host"]):
+        record["status"] = "died"
+    return record
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that wrote a ``running`` row may still be running (assumed so on another host)."""
+    if pid is None or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _runs_command(options: argparse.Namespace) -> int:
+    path = _journal_path(options)
+    conn = _open_existing(path)
+    try:
+        limit = options.limit if options.limit > 0 else -1
+        rows = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise _unusable(path, exc) from None
+    finally:
+        conn.close()
+    records = [_run_record(row) for row in rows]
+    if options.json:
+        print(json.dumps(records))
+        return 0
+    if not records:
+        print(f"no runs in {path}", file=sys.stderr)
+        return 0
+    print(f"{'RUN ID':<14} {'WORKFLOW':<20} {'STATUS':<10} {'STARTED':<19} {'DURATION':>9}  NODES")
+    for r in records:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started_at"]))
+        duration = "" if r["duration"] is None else f"{r['duration']:.1f}s"
+        counts = ", ".join(f"{n} {s}" for s, n in (r["counts"] or {}).items()) or f"{r['nodes']} nodes"
+        resumed = f" (resumed {r['resumed_from']})" if r["resumed_from"] else ""
+        print(f"{r['run_id']:<14} {r['workflow'][:20]:<20} {r['status']:<10} {started:<19} {duration:>9}  {counts}{resumed}")
+    return 0
+
+
+def _node_records(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
+    """Per node, its last state: the final status if it has one, else ``running``; stalled if it ever was."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for node_id, status, at, attempts, duration, stalled, detail, output_id in rows:
+        record = nodes.setdefault(node_id, {"status": status, "stalled": False})
+        record["stalled"] = record["stalled"] or bool(stalled)
+        if status == "stalled":
+            record["stall"] = detail
+            continue
+        if status in _FINAL or record["status"] not in _FINAL:
+            record.update(status=status, at=at, attempts=attempts, duration=duration, detail=detail, stored=output_id is not None)
+    return nodes
+
+
+def _show_command(options: argparse.Namespace) -> int:
+    path = _journal_path(options)
+    conn = _open_existing(path)
+    try:
+        row = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", (options.run_id,)).fetchone()
+        if row is None:
+            raise dagmill.UsageError(f"no run {options.run_id!r} in journal {path} (list them with: dagmill runs)")
+        rows = conn.execute(
+            "SELECT node_id, status, at, attempts, duration, stalled, detail, output_id FROM events WHERE run_id = ? ORDER BY id",
+            (options.run_id,),
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise _unusable(path, exc) from None
+    finally:
+        conn.close()
+    run = _run_record(row)
+    nodes = _node_records(rows)
+    if options.json:
+        print(json.dumps({"run": run, "nodes": nodes}))
+        return 0
+    _print_run(run, nodes, sys.stdout)
+    return 0
+
+
+def _print_run(run: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], out: Any) -> None:
+    resumed = f", resumed from {run['resumed_from']}" if run["resumed_from"] else ""
+    print(f"run {run['run_id']} of {run['workflow']!r}: {run['status']}{resumed}", file=out)
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["started_at"]))
+    took = "" if run["duration"] is None else f", took {run['duration']:.3f}s"
+    print(f"  started {started}{took}; scheduler {run['scheduler']}; {run['nodes']} nodes", file=out)
+    if run["error"]:
+        print(f"  {run['error']}", file=out)
+    counts: dict[str, int] = {}
+    for record in nodes.values():
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    unrecorded = run["nodes"] - len(nodes)
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + (f", {unrecorded} not recorded" if unrecorded > 0 else "")
+    print(f"  nodes: {summary or 'none recorded'}", file=out)
+    for node_id, record in nodes.items():
+        if record["status"] == "failed":
+            print(f"  failed {node_id} after {record['attempts']} attempt(s): {record['detail']}", file=out)
+    for node_id, record in nodes.items():
+        if record["stalled"]:
+            print(f"  stalled {node_id}: {record.get('stall') or 'no heartbeat past stall_after'} (then {record['status']})", file=out)
+    running = [node_id for node_id, record in nodes.items() if record["status"] == "running"]
+    if running:
+        print(f"  running when the journal last heard of them: {', '.join(running)}", file=out)
+    for node_id, record in nodes.items():
+        if record["status"] in _REUSABLE and not record["stored"]:
+            print(f"  {node_id}: {record['detail']}", file=out)
+    if run["status"] != "succeeded":
+        print(f"  resume with: dagmill run FILE --resume {run['run_id']}", file=out)
