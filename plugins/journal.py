@@ -12,9 +12,9 @@ the working directory; ``--journal PATH``, ``--no-journal``). Embedded use::
 
 The journal is one SQLite database in WAL mode. ``runs`` has a row per run,
 ``events`` a row per node state change (``running``, ``stalled`` and the
-final status), ``outputs`` the stored outputs. A node's ``succeeded`` row and
-its output are written in one transaction, so whatever instant a process is
-killed at, the journal holds either both or neither.
+final status). A node's stored output is a column of its own ``succeeded``
+row, so whatever instant a process is killed at, the journal holds both or
+neither; a ``cached`` row points at the row whose output it reused.
 
 Writes never happen on the trio thread: ``dagmill_node_end`` encodes the
 output (a snapshot, taken before any consumer can change it) and puts one
@@ -57,7 +57,8 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x64676D6C  # "dgml" in the database header: this file is a dagmill journal
 _SCHEMA = """
 CREATE TABLE runs (
-    run_id       TEXT PRIMARY KEY,
+    id           INTEGER PRIMARY KEY,
+    run_id       TEXT NOT NULL UNIQUE,
     workflow     TEXT NOT NULL,
     status       TEXT NOT NULL,
     started_at   REAL NOT NULL,
@@ -72,18 +73,9 @@ CREATE TABLE runs (
     counts       TEXT
 );
 CREATE INDEX runs_by_workflow ON runs (workflow);
-CREATE TABLE outputs (
-    id          INTEGER PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    serializer  TEXT NOT NULL,
-    data        BLOB NOT NULL,
-    run_id      TEXT NOT NULL,
-    node_id     TEXT NOT NULL
-);
-CREATE INDEX outputs_by_fingerprint ON outputs (fingerprint);
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY,
-    run_id      TEXT NOT NULL,
+    run         INTEGER NOT NULL REFERENCES runs (id),
     node_id     TEXT NOT NULL,
     status      TEXT NOT NULL,
     at          REAL NOT NULL,
@@ -93,16 +85,21 @@ CREATE TABLE events (
     stalled     INTEGER NOT NULL DEFAULT 0,
     detail      TEXT,
     traceback   TEXT,
-    output_id   INTEGER
+    output_id   INTEGER REFERENCES events (id),
+    serializer  TEXT,
+    output      BLOB
 );
-CREATE INDEX events_by_run ON events (run_id, node_id);
-CREATE INDEX durations_by_fingerprint ON events (fingerprint, id) WHERE status = 'succeeded';
+CREATE INDEX events_by_run ON events (run);
+CREATE INDEX successes_by_fingerprint ON events (fingerprint) WHERE status = 'succeeded';
 """
+"""``output`` holds a ``succeeded`` node's output, encoded with ``serializer``
+(``NULL`` when not stored: ``detail`` says why); ``output_id`` of a
+``cached`` row names the row whose output the run reused. ``run`` numbers
+rows of ``runs``, so a run's events go to the end of their index."""
 _EVENT_SQL = (
-    "INSERT INTO events (run_id, node_id, status, at, fingerprint, attempts, duration, stalled, detail, traceback, output_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (run, node_id, status, at, fingerprint, attempts, duration, stalled, detail, traceback, output_id, serializer, output)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_OUTPUT_SQL = "INSERT INTO outputs (fingerprint, serializer, data, run_id, node_id) VALUES (?, ?, ?, ?, ?)"
 _REUSABLE = ("succeeded", "cached")
 _FINAL = frozenset(s.value for s in dagmill.Status if s not in (dagmill.Status.PENDING, dagmill.Status.RUNNING))
 _SUCCEEDED = dagmill.Status.SUCCEEDED
@@ -157,7 +154,6 @@ def _check(conn: sqlite3.Connection, path: Path) -> bool:
         # touch each table's root page: a truncated or scribbled-on file fails here, before the run, not in the middle
         conn.execute("SELECT count(*) FROM runs").fetchone()
         conn.execute("SELECT max(id) FROM events").fetchone()
-        conn.execute("SELECT max(id) FROM outputs").fetchone()
     except sqlite3.DatabaseError as exc:
         raise _unusable(path, exc) from None
     return True
@@ -246,27 +242,37 @@ def _output(run: dagmill.Run, i: int, result: dagmill.NodeResult) -> Any:
 
 # -- the writer thread ------------------------------------------------------------------
 
-_EVENT, _STORE, _SQL, _WATCH, _UNWATCH, _FLUSH, _STOP = range(7)
+_SQL, _WATCH, _UNWATCH, _FLUSH, _STOP = range(5)
 _live_writers: weakref.WeakSet[_Writer] = weakref.WeakSet()
 
 
-class _Writer(threading.Thread):
-    """The one thread that writes to a journal: a batch of queued items per transaction.
+class _Message:
+    """A queued instruction to the writer other than a row: ``kind`` and its arguments."""
 
-    Items are tuples, first the kind: ``(_EVENT, row)``, ``(_STORE, output
-    columns, row)`` (an output and its ``succeeded`` row, together),
-    ``(_SQL, sql, params)``, ``(_WATCH, run)``/``(_UNWATCH, run)`` (runs whose
-    running nodes it records), ``(_FLUSH, event)``, ``(_STOP,)``. After a
-    failed write (disk full, I/O error) it stops writing for good: ``error``
-    says why, and what was committed before stays consistent.
+    __slots__ = ("kind", "args")
+
+    def __init__(self, kind: int, *args: Any) -> None:
+        self.kind = kind
+        self.args = args
+
+
+class _Writer(threading.Thread):
+    """The one thread that writes to a journal: whatever has queued up, in one transaction.
+
+    The queue holds ``events`` rows (plain tuples, in column order) and
+    :class:`_Message` s: ``_SQL`` (a statement and its parameters), ``_WATCH``
+    / ``_UNWATCH`` (a run whose running nodes it records, with its number),
+    ``_FLUSH`` (an event to set once all before it is committed), ``_STOP``.
+    After a failed write (disk full, I/O error) it writes nothing more:
+    ``error`` says why, and what was committed before stays consistent.
     """
 
     def __init__(self, path: Path) -> None:
         super().__init__(name=f"dagmill-journal {path}", daemon=True)
         self.path = path
-        self.queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[Any, ...] | _Message] = queue.SimpleQueue()
         self.error: str | None = None
-        self._watched: dict[dagmill.Run, set[int]] = {}
+        self._watched: dict[dagmill.Run, tuple[int, set[int]]] = {}
         self._conn: sqlite3.Connection | None = None
         _live_writers.add(self)
 
@@ -296,73 +302,66 @@ class _Writer(threading.Thread):
             self._conn.close()
         _live_writers.discard(self)
 
-    def stop(self) -> None:
-        """Write everything queued, then end the thread."""
-        if self.is_alive():
-            self.queue.put((_STOP,))
-            self.join()
+    def put(self, item: tuple[Any, ...] | _Message) -> None:
+        """Queue a row or a message (from any thread)."""
+        self.queue.put(item)
 
     def flush(self) -> None:
         """Return once everything queued so far is committed (or the writer has failed)."""
         if self.is_alive():
             done = threading.Event()
-            self.queue.put((_FLUSH, done))
+            self.queue.put(_Message(_FLUSH, done))
             done.wait()
+
+    def stop(self) -> None:
+        """Write everything queued, then end the thread."""
+        if self.is_alive():
+            self.queue.put(_Message(_STOP))
+            self.join()
 
     def _running_rows(self) -> list[tuple[Any, ...]]:
         """Rows for nodes running now that have none yet: a crashed run's journal says what was in flight."""
         now = time.time()
         rows = []
-        for run, seen in self._watched.items():
+        for run, (number, seen) in self._watched.items():
             ids = run.graph.ids
             for i in run.running():
                 if i not in seen:
                     seen.add(i)
-                    rows.append((_EVENT, (run.run_id, ids[i], "running", now, None, None, None, 0, None, None, None)))
+                    rows.append((number, ids[i], "running", now, None, None, None, 0, None, None, None, None, None))
         return rows
 
-    def _write(self, batch: list[tuple[Any, ...]]) -> bool:
+    def _write(self, batch: list[tuple[Any, ...] | _Message]) -> bool:
         """Commit ``batch`` in one transaction; return whether it asked the thread to stop."""
-        conn = self._conn
-        stopping = False
-        events: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []
+        statements: list[tuple[str, tuple[Any, ...]]] = []
         waiting: list[threading.Event] = []
-        try:
-            if conn is not None and self.error is None:
+        stopping = False
+        for item in batch:
+            if type(item) is tuple:
+                rows.append(item)
+                continue
+            kind, args = item.kind, item.args  # type: ignore[union-attr]
+            if kind == _SQL:
+                statements.append(args)
+            elif kind == _WATCH:
+                self._watched[args[0]] = (args[1], set())
+            elif kind == _UNWATCH:
+                self._watched.pop(args[0], None)
+            elif kind == _FLUSH:
+                waiting.append(args[0])
+            else:
+                stopping = True
+        conn = self._conn
+        if conn is not None and self.error is None and (rows or statements):
+            try:
                 conn.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                kind = item[0]
-                if kind is _EVENT:
-                    events.append(item[1])
-                    continue
-                if kind is _FLUSH:
-                    waiting.append(item[1])
-                    continue
-                if kind is _STOP:
-                    stopping = True
-                    continue
-                if kind is _WATCH:
-                    self._watched[item[1]] = set()
-                    continue
-                if kind is _UNWATCH:
-                    self._watched.pop(item[1], None)
-                    continue
-                if conn is None or self.error is not None:
-                    continue
-                if events:
-                    conn.executemany(_EVENT_SQL, events)
-                    events.clear()
-                if kind is _STORE:
-                    output_id = conn.execute(_OUTPUT_SQL, item[1]).lastrowid
-                    conn.execute(_EVENT_SQL, (*item[2], output_id))
-                else:
-                    conn.execute(item[1], item[2])
-            if conn is not None and self.error is None:
-                if events:
-                    conn.executemany(_EVENT_SQL, events)
+                conn.executemany(_EVENT_SQL, rows)
+                for sql, params in statements:
+                    conn.execute(sql, params)
                 conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._fail(exc)
+            except sqlite3.Error as exc:
+                self._fail(exc)
         for done in waiting:
             done.set()
         return stopping
@@ -391,9 +390,9 @@ def _stop_writers() -> None:
 # -- one run ---------------------------------------------------------------------------------
 
 
-@attrs.define
+@attrs.frozen
 class _Candidate:
-    """A stored output that a resumed run may reuse for one node."""
+    """A stored output that a resumed run may reuse for one node: from which run, for which fingerprint, in which row."""
 
     run_id: str
     fingerprint: str
@@ -404,22 +403,24 @@ class _RunState:
     """What the journal keeps for one run while it goes (all on the trio thread)."""
 
     __slots__ = (
-        "run_id", "started_at", "writer", "index", "successors", "types", "candidates", "lineage", "cache_index",
+        "number", "started_at", "put", "writer", "index", "types", "candidates", "lineage", "cache_index",
         "reused", "origins", "resumed", "hits", "misses", "unstored", "estimates",
     )
 
-    def __init__(self, run: dagmill.Run, writer: _Writer) -> None:
-        self.run_id = run.run_id
+    def __init__(self, run: dagmill.Run, number: int, writer: _Writer) -> None:
+        self.number = number
+        """The run's row in ``runs``."""
         self.started_at = run.started_at
         self.writer = writer
+        self.put = writer.queue.put
         self.index = run.graph.index
-        self.successors = run.graph.successors
         self.types = run.registry.node_types
         self.candidates: dict[str, list[_Candidate]] = {}
         self.lineage: dict[str, dict[str, int]] = {}
+        """Per resumed run, the row of the output each node had there."""
         self.cache_index: dict[str, int] | None = None
         self.reused: dict[int, int] = {}
-        """Node index -> the output id it was given from the journal, in this run."""
+        """Node index -> the row of the output it was given from the journal, in this run."""
         self.origins: dict[int, str] = {}
         self.resumed = 0
         self.hits = 0
@@ -482,31 +483,31 @@ class Journal:
     @dagmill.hookimpl(tryfirst=True)
     def dagmill_run_start(self, run: dagmill.Run) -> None:
         # first of all plugins: a journal that cannot be used stops the run before anyone else starts anything
-        resumed = self._resumed_run(self.resume) if self.resume is not None else None
-        if resumed is not None and resumed[0] != run.workflow.name:
-            raise dagmill.UsageError(
-                f"--resume {self.resume}: that run is of workflow {resumed[0]!r}, not {run.workflow.name!r}"
-            )
+        if self.resume is not None:
+            workflow = self._resumed_run(self.resume)[1]
+            if workflow != run.workflow.name:
+                raise dagmill.UsageError(f"--resume {self.resume}: that run is of workflow {workflow!r}, not {run.workflow.name!r}")
         row = (
             run.run_id, run.workflow.name, "running", run.started_at, len(run.graph), run.options.scheduler,
             self.resume, os.getpid(), socket.gethostname(),
         )
         try:
-            self._conn.execute(
+            number = self._conn.execute(
                 "INSERT INTO runs (run_id, workflow, status, started_at, nodes, scheduler, resumed_from, pid, host)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
-            )
+            ).lastrowid
         except sqlite3.IntegrityError:
             raise dagmill.UsageError(f"journal {self.path}: run id {run.run_id!r} is already recorded; choose another --run-id") from None
         except sqlite3.DatabaseError as exc:
             raise _unwritable(self.path, exc) from None
+        assert number is not None
         with self._lock:
             if self._writer is None or not self._writer.is_alive():
                 self._writer = _Writer(self.path)
                 self._writer.start()
             writer = self._writer
-        state = _RunState(run, writer)
+        state = _RunState(run, number, writer)
         try:
             if self.resume is not None:
                 self._load_resume(state, self.resume)
@@ -515,7 +516,7 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise _unusable(self.path, exc) from None
         self._runs[run] = state
-        writer.queue.put((_WATCH, run))
+        writer.put(_Message(_WATCH, run, number))
 
     @dagmill.hookimpl
     def dagmill_node_lookup(self, run: dagmill.Run, node: dagmill.Node, fingerprint: str) -> dagmill.StoredResult | None:
@@ -559,7 +560,7 @@ class Journal:
         state = self._runs.get(run)
         if state is not None:
             detail = f"no heartbeat for {silent_for:.3g}s"
-            state.writer.queue.put((_EVENT, (state.run_id, node.id, "stalled", time.time(), None, None, None, 1, detail, None, None)))
+            state.put((state.number, node.id, "stalled", time.time(), None, None, None, 1, detail, None, None, None, None))
 
     @dagmill.hookimpl
     def dagmill_node_end(self, run: dagmill.Run, node: dagmill.Node, result: dagmill.NodeResult) -> None:
@@ -568,22 +569,30 @@ class Journal:
             return
         i = state.index[node.id]
         status = result.status
-        row = (
-            state.run_id, node.id, status.value, state.started_at + (result.ended_at or 0.0), run.fingerprint(i),
-            result.attempts, result.duration, result.stalled,
-        )
-        if status is _CACHED and i in state.reused:
-            state.writer.queue.put((_EVENT, (*row, state.origins.pop(i), None, state.reused[i])))
-        elif status is _SUCCEEDED or status is _CACHED:
-            data, why = _encode(_output(run, i, result), state.types[node.type].serializer, self.max_output)
+        at = state.started_at + (result.ended_at or 0.0)
+        fingerprint = run.fingerprint(i)
+        if status is _SUCCEEDED or (status is _CACHED and i not in state.reused):
+            serializer = state.types[node.type].serializer
+            data, why = _encode(_output(run, i, result), serializer, self.max_output)
             if data is None:
                 state.unstored[node.id] = why  # type: ignore[assignment]
-                state.writer.queue.put((_EVENT, (*row, f"not resumable: {why}", None, None)))
+                detail = f"not resumable: {why}"
+                serializer = None  # type: ignore[assignment]
             else:
-                store = (row[4], state.types[node.type].serializer, data, state.run_id, node.id)
-                state.writer.queue.put((_STORE, store, (*row, None, None)))
+                detail = None  # type: ignore[assignment]
+            state.put((
+                state.number, node.id, status.value, at, fingerprint, result.attempts, result.duration, result.stalled,
+                detail, None, None, serializer, data,
+            ))
+        elif status is _CACHED:
+            state.put((
+                state.number, node.id, "cached", at, fingerprint, 0, None, False, state.origins.pop(i), None, state.reused[i], None, None,
+            ))
         else:
-            state.writer.queue.put((_EVENT, (*row, result.error, result.traceback, None)))
+            state.put((
+                state.number, node.id, status.value, at, fingerprint, result.attempts, result.duration, result.stalled,
+                result.error, result.traceback, None, None, None,
+            ))
 
     @dagmill.hookimpl
     def dagmill_run_end(self, run: dagmill.Run, result: dagmill.RunResult) -> None:
@@ -591,12 +600,14 @@ class Journal:
         if state is None:
             return
         writer = state.writer
-        update = (
-            "UPDATE runs SET status = ?, ended_at = ?, duration = ?, error = ?, counts = ? WHERE run_id = ?",
-            (result.status.value, time.time(), result.duration, result.error, json.dumps(result.counts()), state.run_id),
+        writer.put(
+            _Message(
+                _SQL,
+                "UPDATE runs SET status = ?, ended_at = ?, duration = ?, error = ?, counts = ? WHERE id = ?",
+                (result.status.value, time.time(), result.duration, result.error, json.dumps(result.counts()), state.number),
+            )
         )
-        writer.queue.put((_SQL, *update))
-        writer.queue.put((_UNWATCH, run))
+        writer.put(_Message(_UNWATCH, run))
         writer.flush()
         facts: dict[str, Any] = {"path": str(self.path), "resumed_from": self.resume, "reused": state.resumed}
         if state.unstored:
@@ -620,10 +631,10 @@ class Journal:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _resumed_run(self, run_id: str) -> tuple[str, str | None]:
-        """``(workflow, resumed_from)`` of ``run_id``; :class:`dagmill.UsageError` if the journal has no such run."""
+    def _resumed_run(self, run_id: str) -> tuple[int, str, str | None]:
+        """``(number, workflow, resumed_from)`` of ``run_id``; :class:`dagmill.UsageError` if the journal has no such run."""
         try:
-            row = self._conn.execute("SELECT workflow, resumed_from FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = self._conn.execute("SELECT id, workflow, resumed_from FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         except sqlite3.DatabaseError as exc:
             raise _unusable(self.path, exc) from None
         if row is None:
@@ -631,24 +642,26 @@ class Journal:
         return row
 
     def _load_resume(self, state: _RunState, run_id: str) -> None:
-        """Candidates for reuse: the successes of ``run_id`` and of the runs it resumed, newest first."""
+        """Candidates for reuse: the stored outputs of ``run_id`` and of the runs it resumed, newest first."""
         chain: list[str] = []
         current: str | None = run_id
         while current is not None and current not in chain:
             chain.append(current)
-            row = self._conn.execute("SELECT resumed_from FROM runs WHERE run_id = ?", (current,)).fetchone()
-            current = None if row is None else row[0]
-        for past in chain:
+            row = self._conn.execute("SELECT id, resumed_from FROM runs WHERE run_id = ?", (current,)).fetchone()
+            if row is None:
+                break
             outputs: dict[str, int] = {}
             rows = self._conn.execute(
-                "SELECT node_id, fingerprint, output_id FROM events"
-                " WHERE run_id = ? AND status IN (?, ?) AND output_id IS NOT NULL ORDER BY id",
-                (past, *_REUSABLE),
+                "SELECT node_id, fingerprint, CASE WHEN serializer IS NULL THEN output_id ELSE id END FROM events"
+                " WHERE run = ? AND status IN (?, ?) ORDER BY id",
+                (row[0], *_REUSABLE),
             )
             for node_id, fingerprint, output_id in rows:
-                outputs[node_id] = output_id
-                state.candidates.setdefault(node_id, []).append(_Candidate(past, fingerprint, output_id))
-            state.lineage[past] = outputs
+                if output_id is not None:
+                    outputs[node_id] = output_id
+                    state.candidates.setdefault(node_id, []).append(_Candidate(current, fingerprint, output_id))
+            state.lineage[current] = outputs
+            current = row[1]
 
     def _load_cache_index(self, state: _RunState, run: dagmill.Run) -> None:
         """The latest stored output of each cacheable node's fingerprint (one query)."""
@@ -656,7 +669,8 @@ class Journal:
         if not wanted:
             return
         rows = self._conn.execute(
-            "SELECT fingerprint, max(id) FROM outputs WHERE fingerprint IN (SELECT value FROM json_each(?)) GROUP BY fingerprint",
+            "SELECT fingerprint, max(id) FROM events WHERE status = 'succeeded' AND fingerprint IN (SELECT value FROM json_each(?))"
+            " AND serializer IS NOT NULL GROUP BY fingerprint",
             (json.dumps(wanted),),
         )
         state.cache_index = dict(rows)
@@ -677,7 +691,7 @@ class Journal:
             self._conn.execute(
                 "SELECT node_id, avg(duration) FROM ("
                 " SELECT e.node_id, e.duration, row_number() OVER (PARTITION BY e.node_id ORDER BY e.id DESC) AS k"
-                " FROM events AS e JOIN runs AS r ON r.run_id = e.run_id WHERE r.workflow = ? AND e.status = 'succeeded'"
+                " FROM events AS e JOIN runs AS r ON r.id = e.run WHERE r.workflow = ? AND e.status = 'succeeded'"
                 ") WHERE k <= ? GROUP BY node_id",
                 (run.workflow.name, _RECENT),
             )
@@ -697,7 +711,10 @@ class Journal:
 
     def _load(self, state: _RunState, i: int, output_id: int, origin: str) -> dagmill.StoredResult | None:
         try:
-            row = self._conn.execute("SELECT serializer, data, run_id, node_id FROM outputs WHERE id = ?", (output_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT e.serializer, e.output, r.run_id, e.node_id FROM events AS e JOIN runs AS r ON r.id = e.run WHERE e.id = ?",
+                (output_id,),
+            ).fetchone()
             value = _decode(row[0], row[1])
         except Exception as exc:  # a stored output that cannot be read is a miss: the node runs again
             _log.warning("journal %s: cannot read stored output %d (%s); the node runs again", self.path, output_id, exc)
@@ -828,14 +845,14 @@ def _runs_command(options: argparse.Namespace) -> int:
 def _node_records(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
     """Per node, its last state: the final status if it has one, else ``running``; stalled if it ever was."""
     nodes: dict[str, dict[str, Any]] = {}
-    for node_id, status, at, attempts, duration, stalled, detail, output_id in rows:
+    for node_id, status, at, attempts, duration, stalled, detail, stored in rows:
         record = nodes.setdefault(node_id, {"status": status, "stalled": False})
         record["stalled"] = record["stalled"] or bool(stalled)
         if status == "stalled":
             record["stall"] = detail
             continue
         if status in _FINAL or record["status"] not in _FINAL:
-            record.update(status=status, at=at, attempts=attempts, duration=duration, detail=detail, stored=output_id is not None)
+            record.update(status=status, at=at, attempts=attempts, duration=duration, detail=detail, stored=bool(stored))
     return nodes
 
 
@@ -847,7 +864,8 @@ def _show_command(options: argparse.Namespace) -> int:
         if row is None:
             raise dagmill.UsageError(f"no run {options.run_id!r} in journal {path} (list them with: dagmill runs)")
         rows = conn.execute(
-            "SELECT node_id, status, at, attempts, duration, stalled, detail, output_id FROM events WHERE run_id = ? ORDER BY id",
+            "SELECT node_id, status, at, attempts, duration, stalled, detail, serializer IS NOT NULL OR output_id IS NOT NULL"
+            " FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?) ORDER BY id",
             (options.run_id,),
         ).fetchall()
     except sqlite3.DatabaseError as exc:

@@ -1,0 +1,79 @@
+"""Journal on vs off: per-node cost of the run journal on 10,000 no-op nodes.
+
+    python benchmarks/journal_overhead.py
+
+Both sides run the same loaded workflow (layered, width 100) with the
+``level`` and ``ready`` schedulers, best of five. The journal side passes one
+``Journal`` on a fresh file per repeat, as ``dagmill run`` does by default,
+and its time includes writing the last batch when the run ends. The rows
+after the first table split the cost: the engine's fingerprints (which any
+journal needs, since resume and the cache key on them) and the journal's own
+share.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import dagmill  # noqa: E402
+import shapes  # noqa: E402
+from dagmill.plugins.journal import Journal  # noqa: E402
+from run import REGISTRY, workflow  # noqa: E402
+
+N = 10_000
+REPEATS = 5
+
+
+class Fingerprints:
+    """Has the engine compute every node's fingerprint, as a journal needs, and does nothing else."""
+
+    @dagmill.hookimpl
+    def dagmill_run_start(self, run: dagmill.Run) -> None:
+        run.fingerprint(0)
+
+
+def per_node(wf: dagmill.Workflow, scheduler: str, side: str) -> float:
+    best = float("inf")
+    with tempfile.TemporaryDirectory() as scratch:
+        for k in range(REPEATS):
+            plugins: list[object] = []
+            journal = None
+            if side == "journal":
+                journal = Journal(Path(scratch, f"journal{k}.sqlite3"))
+                plugins = [journal]
+            elif side == "fingerprints":
+                plugins = [Fingerprints()]
+            gc.collect()
+            start = time.perf_counter()
+            result = dagmill.run(wf, scheduler=scheduler, max_concurrency=16, registry=REGISTRY, plugins=plugins, handle_signals=False)
+            elapsed = time.perf_counter() - start
+            assert result.ok, result.counts()
+            if journal is not None:
+                journal.close()
+            best = min(best, elapsed)
+    return best / N * 1e6
+
+
+def main() -> None:
+    wf = workflow(shapes.layered(N))
+    print(f"{N} no-op nodes, layered (width 100), max concurrency 16, best of {REPEATS}")
+    print()
+    print("| scheduler | no journal (µs/node) | journal (µs/node) | overhead | of which fingerprints (µs/node) | journal's own (µs/node) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for scheduler in ("level", "ready"):
+        off = per_node(wf, scheduler, "off")
+        prints = per_node(wf, scheduler, "fingerprints")
+        on = per_node(wf, scheduler, "journal")
+        print(
+            f"| {scheduler} | {off:.2f} | {on:.2f} | {(on / off - 1) * 100:+.0f}% | {prints - off:.2f} | {on - prints:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
