@@ -62,8 +62,12 @@ def executions(folder: Path) -> dict[str, int]:
 
 
 def number(value: Any) -> int:
-    """The number a ``d.*`` output stands for (``d.pair`` outputs a tuple)."""
-    return value[0] if isinstance(value, tuple) else int(value or 0)
+    """The number an output stands for: the first item of a tuple (``d.pair``), the length of a string (``d.blob``)."""
+    if isinstance(value, tuple):
+        return value[0]
+    if isinstance(value, str):
+        return len(value)
+    return int(value or 0)
 
 
 def _total(params: WorkParams, inputs: Any) -> int:
