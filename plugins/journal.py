@@ -118,13 +118,15 @@ _log = logging.getLogger("dagmill.journal")
 
 
 def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    if read_only:
-        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=60, isolation_level=None, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        # WAL + NORMAL: a commit survives any process crash (kill -9); only a power loss may drop the last commits
-        conn.execute("PRAGMA synchronous = NORMAL")
+    """A connection in autocommit mode (transactions are explicit); nothing is written by connecting."""
+    target = f"{path.absolute().as_uri()}?mode=ro" if read_only else str(path)
+    return sqlite3.connect(target, uri=read_only, timeout=60, isolation_level=None, check_same_thread=False)
+
+
+def _for_writing(conn: sqlite3.Connection) -> sqlite3.Connection:
+    conn.execute("PRAGMA journal_mode = WAL")
+    # WAL + NORMAL: a commit survives any process crash (kill -9); only a power loss may drop the last commits
+    conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
 
@@ -137,6 +139,12 @@ def _unusable(path: Path, exc: BaseException) -> dagmill.UsageError:
 def _unwritable(path: Path, exc: BaseException) -> dagmill.UsageError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return dagmill.UsageError(f"journal {path}: cannot write it ({reason}); pass --journal OTHER_PATH, or --no-journal")
+
+
+def _refusal(path: Path, exc: sqlite3.Error) -> dagmill.UsageError:
+    """Why the journal cannot be used: SQLite's operational errors (read-only, full, locked, cannot open) are about
+    writing it; the other database errors (not a database, malformed) about its contents."""
+    return _unwritable(path, exc) if isinstance(exc, sqlite3.OperationalError) else _unusable(path, exc)
 
 
 def _check(conn: sqlite3.Connection, path: Path) -> bool:
@@ -154,8 +162,8 @@ def _check(conn: sqlite3.Connection, path: Path) -> bool:
         # touch each table's root page: a truncated or scribbled-on file fails here, before the run, not in the middle
         conn.execute("SELECT count(*) FROM runs").fetchone()
         conn.execute("SELECT max(id) FROM events").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise _unusable(path, exc) from None
+    except sqlite3.Error as exc:
+        raise _refusal(path, exc) from None
     return True
 
 
@@ -167,18 +175,21 @@ def _open(path: Path) -> sqlite3.Connection:
         raise _unwritable(path, exc) from None
     try:
         conn = _connect(path)
-    except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
-            raise _unwritable(path, exc) from None
-        raise _unusable(path, exc) from None
-    if not _check(conn, path):
-        try:
+    except sqlite3.Error as exc:
+        raise _refusal(path, exc) from None
+    try:
+        fresh = not _check(conn, path)  # before anything is written: a file that is not ours stays as it was
+        _for_writing(conn)
+        if fresh:
             conn.executescript(
                 f"BEGIN IMMEDIATE; PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {_SCHEMA} COMMIT;"
             )
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _unwritable(path, exc) from None
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _refusal(path, exc) from None
+    except dagmill.UsageError:
+        conn.close()
+        raise
     return conn
 
 
@@ -188,10 +199,14 @@ def _open_existing(path: Path) -> sqlite3.Connection:
         raise dagmill.UsageError(f"no journal at {path} (pass --journal PATH)")
     try:
         conn = _connect(path, read_only=True)
-    except sqlite3.DatabaseError as exc:
-        raise _unusable(path, exc) from None
-    if not _check(conn, path):
-        raise _unusable(path, ValueError("an empty database"))
+    except sqlite3.Error as exc:
+        raise _refusal(path, exc) from None
+    try:
+        if not _check(conn, path):
+            raise _unusable(path, ValueError("an empty database"))
+    except dagmill.UsageError:
+        conn.close()
+        raise
     return conn
 
 
@@ -278,7 +293,7 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._conn = _connect(self.path)
+            self._conn = _for_writing(_connect(self.path))
         except sqlite3.Error as exc:
             self._fail(exc)
         next_look = time.monotonic() + _SNAPSHOT_EVERY
@@ -499,8 +514,8 @@ class Journal:
             ).lastrowid
         except sqlite3.IntegrityError:
             raise dagmill.UsageError(f"journal {self.path}: run id {run.run_id!r} is already recorded; choose another --run-id") from None
-        except sqlite3.DatabaseError as exc:
-            raise _unwritable(self.path, exc) from None
+        except sqlite3.Error as exc:
+            raise _refusal(self.path, exc) from None
         assert number is not None
         with self._lock:
             if self._writer is None or not self._writer.is_alive():
@@ -513,8 +528,8 @@ class Journal:
                 self._load_resume(state, self.resume)
             if self.cache:
                 self._load_cache_index(state, run)
-        except sqlite3.DatabaseError as exc:
-            raise _unusable(self.path, exc) from None
+        except sqlite3.Error as exc:
+            raise _refusal(self.path, exc) from None
         self._runs[run] = state
         writer.put(_Message(_WATCH, run, number))
 
@@ -635,8 +650,8 @@ class Journal:
         """``(number, workflow, resumed_from)`` of ``run_id``; :class:`dagmill.UsageError` if the journal has no such run."""
         try:
             row = self._conn.execute("SELECT id, workflow, resumed_from FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise _unusable(self.path, exc) from None
+        except sqlite3.Error as exc:
+            raise _refusal(self.path, exc) from None
         if row is None:
             raise dagmill.UsageError(f"--resume {run_id}: no such run in journal {self.path} (list them with: dagmill runs)")
         return row
@@ -821,8 +836,8 @@ def _runs_command(options: argparse.Namespace) -> int:
     try:
         limit = options.limit if options.limit > 0 else -1
         rows = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise _unusable(path, exc) from None
+    except sqlite3.Error as exc:
+        raise _refusal(path, exc) from None
     finally:
         conn.close()
     records = [_run_record(row) for row in rows]
@@ -868,8 +883,8 @@ def _show_command(options: argparse.Namespace) -> int:
             " FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?) ORDER BY id",
             (options.run_id,),
         ).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise _unusable(path, exc) from None
+    except sqlite3.Error as exc:
+        raise _refusal(path, exc) from None
     finally:
         conn.close()
     run = _run_record(row)

@@ -34,6 +34,12 @@ class FaultParams:
 
 
 @attrs.frozen
+class StubbornParams:
+    seconds: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    marker: str | None = None
+
+
+@attrs.frozen
 class BlobParams:
     size: int = 0
 
@@ -121,6 +127,16 @@ async def fault(params: FaultParams, inputs: Any, ctx: Any) -> int:
     return _total(WorkParams(1), inputs)
 
 
+@dagmill.node_type("d.stubborn", params=StubbornParams)
+async def stubborn(params: StubbornParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
+    """Create params.marker, then sleep params.seconds shielded from cancellation: a node slow to stop."""
+    if params.marker:
+        Path(params.marker).touch()
+    with trio.CancelScope(shield=True):
+        await trio.sleep(params.seconds)
+    return 0
+
+
 @dagmill.hookimpl
 def dagmill_node_types() -> Sequence[dagmill.NodeType]:
-    return [work, pair, as_tuple, blob, fault]
+    return [work, pair, as_tuple, blob, fault, stubborn]

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import write_distribution
+from journal_helpers import DEADLINE, durability_env, finish, integrity, rows, start  # noqa: F401 - durability_env is a fixture
 from journal_nodes import executions
 
-HERE = Path(__file__).parent
 SEED = 8_2026
 TRIALS = 20
 NODES = 200
-DEADLINE = 60.0
-DAGMILL = shutil.which("dagmill", path=str(Path(sys.executable).parent)) or "dagmill"
 
 
 def workflow(seed: int = SEED) -> dict[str, Any]:
@@ -41,21 +34,6 @@ def workflow(seed: int = SEED) -> dict[str, Any]:
     return {"name": "kill-me", "nodes": nodes, "edges": edges}
 
 
-@pytest.fixture
-def env(plugin_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    site = tmp_path / "durability-site"
-    write_distribution(site, "dagmill-durability-nodes", {"durability-nodes": "journal_nodes"})
-    return {**plugin_env, "PYTHONPATH": os.pathsep.join([str(site), str(HERE), plugin_env["PYTHONPATH"]])}
-
-
-def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([DAGMILL, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DAGMILL, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=DEADLINE)
-
-
 def kill_after(process: subprocess.Popen[str], effects: Path, executed: int) -> None:
     """SIGKILL ``process`` once ``executed`` node executions have happened (or when it ends by itself)."""
     deadline = time.monotonic() + DEADLINE
@@ -66,28 +44,20 @@ def kill_after(process: subprocess.Popen[str], effects: Path, executed: int) -> 
     process.communicate(timeout=DEADLINE)
 
 
-def journal_rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def integrity(path: Path) -> str:
-    return journal_rows(path, "PRAGMA integrity_check")[0][0]
-
-
 def reusable(path: Path, run_id: str) -> set[str]:
     """Nodes the journal holds a stored output for, in ``run_id``."""
-    rows = journal_rows(
+    found = rows(
         path,
         "SELECT node_id FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?)"
         " AND status IN ('succeeded', 'cached') AND (serializer IS NOT NULL OR output_id IS NOT NULL)",
         run_id,
     )
-    return {row[0] for row in rows}
+    return {row[0] for row in found}
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_instants_then_resume_gives_the_uninterrupted_outputs(env: dict[str, str], tmp_path: Path) -> None:
+def test_kill_9_at_random_instants_then_resume_gives_the_uninterrupted_outputs(durability_env: dict[str, str], tmp_path: Path) -> None:
+    env = durability_env
     flow = tmp_path / "flow.json"
     flow.write_text(json.dumps(workflow()))
     reference_env = {**env, "JOURNAL_EFFECTS": str(tmp_path / "reference-effects")}
