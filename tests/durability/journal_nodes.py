@@ -127,6 +127,19 @@ async def fault(params: FaultParams, inputs: Any, ctx: Any) -> int:
     return _total(WorkParams(1), inputs)
 
 
+@dagmill.node_type("d.maybe", params=WorkParams)
+async def maybe(params: WorkParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
+    """Append the node id to ctx.settings["log"], sleep on trio's clock, then fail if ctx.settings["fail"] names the node, else act as d.work.
+
+    Run settings are not part of a fingerprint: the same document fails or not as the run says.
+    """
+    ctx.settings["log"].append(ctx.node_id)
+    await trio.sleep(params.seconds)
+    if ctx.node_id in ctx.settings["fail"]:
+        raise RuntimeError(f"{ctx.node_id} fails in this run")
+    return _total(params, inputs)
+
+
 @dagmill.node_type("d.stubborn", params=StubbornParams)
 async def stubborn(params: StubbornParams, inputs: Any, ctx: dagmill.NodeContext) -> int:
     """Create params.marker, then sleep params.seconds shielded from cancellation: a node slow to stop."""
@@ -139,4 +152,4 @@ async def stubborn(params: StubbornParams, inputs: Any, ctx: dagmill.NodeContext
 
 @dagmill.hookimpl
 def dagmill_node_types() -> Sequence[dagmill.NodeType]:
-    return [work, pair, as_tuple, blob, fault, stubborn]
+    return [work, pair, as_tuple, blob, fault, maybe, stubborn]
