@@ -1,14 +1,15 @@
-"""Journal on vs off: per-node cost of the run journal on 10,000 no-op nodes.
+"""Journal on vs off: per-node cost of the run journal on 10,000 nodes, no-op and 1 ms.
 
     python benchmarks/journal_overhead.py
 
 Both sides run the same loaded workflow (layered, width 100) with the
 ``level`` and ``ready`` schedulers, best of five. The journal side passes one
 ``Journal`` on a fresh file per repeat, as ``dagmill run`` does by default,
-and its time includes writing the last batch when the run ends. The rows
-after the first table split the cost: the engine's fingerprints (which any
-journal needs, since resume and the cache key on them) and the journal's own
-share.
+and its time includes writing the last batch when the run ends. The columns
+split the cost: the engine's fingerprints (which any journal needs: resume
+and the cache key on them), measured alone, and the journal's own share.
+The second table repeats it with nodes that sleep 1 ms, where the writer
+thread works while the trio thread waits.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Fingerprints:
 
 
 def per_node(wf: dagmill.Workflow, scheduler: str, side: str) -> float:
+    """Best wall time per node, in µs, of ``side``: ``off``, ``fingerprints`` or ``journal``."""
     best = float("inf")
     with tempfile.TemporaryDirectory() as scratch:
         for k in range(REPEATS):
@@ -60,9 +62,15 @@ def per_node(wf: dagmill.Workflow, scheduler: str, side: str) -> float:
     return best / N * 1e6
 
 
-def main() -> None:
-    wf = workflow(shapes.layered(N))
-    print(f"{N} no-op nodes, layered (width 100), max concurrency 16, best of {REPEATS}")
+def sleepers(deps: shapes.Deps, seconds: float) -> dagmill.Workflow:
+    """Nodes that sleep ``seconds``, with no ``estimate`` (an estimate would arm stall detection at 3x it)."""
+    nodes = [{"id": node, "type": "bench.sleep", "params": {"seconds": seconds}} for node in deps]
+    edges = [{"source": p, "target": node} for node, preds in deps.items() for p in preds]
+    return dagmill.load({"name": "bench", "nodes": nodes, "edges": edges}, registry=REGISTRY)
+
+
+def table(title: str, wf: dagmill.Workflow) -> None:
+    print(f"{title}: {N} nodes, layered (width 100), max concurrency 16, best of {REPEATS}")
     print()
     print("| scheduler | no journal (µs/node) | journal (µs/node) | overhead | of which fingerprints (µs/node) | journal's own (µs/node) |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -73,6 +81,13 @@ def main() -> None:
         print(
             f"| {scheduler} | {off:.2f} | {on:.2f} | {(on / off - 1) * 100:+.0f}% | {prints - off:.2f} | {on - prints:.2f} |"
         )
+    print()
+
+
+def main() -> None:
+    deps = shapes.layered(N)
+    table("no-op nodes", workflow(deps))
+    table("1 ms nodes", sleepers(deps, 0.001))
 
 
 if __name__ == "__main__":

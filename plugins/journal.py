@@ -108,6 +108,9 @@ _SCALARS = (str, int, float, bool)
 _SNAPSHOT_EVERY = 1.0
 """Seconds between two looks at which nodes are running (the ``running`` rows)."""
 _BATCH = 10_000
+_GATHER = 0.02
+"""Seconds the writer lets rows gather before a commit (unless a flush is awaited): one commit per batch, not per node,
+and a kill -9 costs at most the nodes that ended in that window (they run again on resume)."""
 _RECENT = 5
 """Learned durations average this many latest successes."""
 
@@ -233,7 +236,7 @@ def _encode(output: Any, serializer: str, cap: int) -> tuple[str | bytes | None,
         if type(output) not in _SCALARS and json.loads(data) != output:
             return None, "the output does not read back equal from JSON (a tuple, a set, non-string keys?); a node type that declares serializer='pickle' can store it"
     if len(data) > cap:
-        return None, f"the output is {len(data)} bytes, over the journal's cap of {cap} bytes (--journal-max-output)"
+        return None, f"the output is {len(data)} bytes, over the journal's cap of {cap} bytes (--journal-cap)"
     return data, None
 
 
@@ -289,6 +292,7 @@ class _Writer(threading.Thread):
         self.error: str | None = None
         self._watched: dict[dagmill.Run, tuple[int, set[int]]] = {}
         self._conn: sqlite3.Connection | None = None
+        self._urgent = threading.Event()
         _live_writers.add(self)
 
     def run(self) -> None:
@@ -304,6 +308,9 @@ class _Writer(threading.Thread):
             except queue.Empty:
                 first = None
             batch = [] if first is None else [first]
+            if first is not None:
+                self._urgent.wait(_GATHER)
+                self._urgent.clear()
             while len(batch) < _BATCH:
                 try:
                     batch.append(self.queue.get_nowait())
@@ -326,12 +333,14 @@ class _Writer(threading.Thread):
         if self.is_alive():
             done = threading.Event()
             self.queue.put(_Message(_FLUSH, done))
+            self._urgent.set()
             done.wait()
 
     def stop(self) -> None:
         """Write everything queued, then end the thread."""
         if self.is_alive():
             self.queue.put(_Message(_STOP))
+            self._urgent.set()
             self.join()
 
     def _running_rows(self) -> list[tuple[Any, ...]]:
@@ -765,7 +774,7 @@ def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="RUN_ID", help="reuse what run RUN_ID (see: dagmill runs) did that still holds")
     parser.add_argument("--no-cache", action="store_true", help="run cacheable nodes even if the journal has their output")
     parser.add_argument(
-        "--journal-max-output",
+        "--journal-cap",
         type=_bytes,
         default=DEFAULT_MAX_OUTPUT,
         metavar="BYTES",
@@ -779,7 +788,7 @@ def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -
         if options.resume:
             raise dagmill.UsageError("--resume needs the journal: drop --no-journal")
         return
-    journal = Journal(_journal_path(options), resume=options.resume, cache=not options.no_cache, max_output=options.journal_max_output)
+    journal = Journal(_journal_path(options), resume=options.resume, cache=not options.no_cache, max_output=options.journal_cap)
     registry.pm.register(journal)
     _configured.append(journal)
 

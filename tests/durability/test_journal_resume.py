@@ -97,7 +97,7 @@ async def test_a_node_is_not_reused_when_an_input_was_computed_again(effects: Pa
     }
     with Journal(path, max_output=50) as journal:
         first = await run(document, journal)
-    assert first.extras["journal"]["unstored"] == {"big": "the output is 102 bytes, over the journal's cap of 50 bytes (--journal-max-output)"}
+    assert first.extras["journal"]["unstored"] == {"big": "the output is 102 bytes, over the journal's cap of 50 bytes (--journal-cap)"}
     with Journal(path, resume=first.run_id, max_output=50) as journal:
         again = await run(document, journal)
     # "after" was stored, but the output it was computed from was not: it runs again on the new one
