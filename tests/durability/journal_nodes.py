@@ -42,6 +42,7 @@ class StubbornParams:
 @attrs.frozen
 class BlobParams:
     size: int = 0
+    seconds: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
 
 
 def effects() -> Path:
@@ -105,9 +106,10 @@ def as_tuple(params: WorkParams, inputs: Any, ctx: dagmill.NodeContext) -> tuple
 
 
 @dagmill.node_type("d.blob", params=BlobParams)
-def blob(params: BlobParams, inputs: Any, ctx: dagmill.NodeContext) -> str:
-    """Output a string of params.size characters."""
+async def blob(params: BlobParams, inputs: Any, ctx: dagmill.NodeContext) -> str:
+    """Sleep params.seconds on trio's clock, then output a string of params.size characters."""
     record(ctx.node_id)
+    await trio.sleep(params.seconds)
     return "x" * params.size
 
 

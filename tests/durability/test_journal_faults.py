@@ -157,7 +157,8 @@ def test_a_full_disk_at_the_start_is_refused_before_the_run(durability_env: dict
 
 
 def test_a_disk_that_fills_up_during_the_run_stops_the_journal_not_the_run(durability_env: dict[str, str], tmp_path: Path) -> None:
-    blobs = [{"id": f"blob{k:02d}", "type": "d.blob", "params": {"size": 20_000 + k}} for k in range(20)]
+    # one at a time, 50 ms each: the journal commits them one by one until the file may not grow
+    blobs = [{"id": f"blob{k:02d}", "type": "d.blob", "params": {"size": 20_000 + k, "seconds": 0.05}} for k in range(20)]
     document = {
         "name": "filling",
         "nodes": [*blobs, work("total")],
@@ -271,6 +272,7 @@ def test_a_second_interrupt_exits_at_once_and_leaves_a_consistent_journal(durabi
     process = start(["run", str(flow(tmp_path, document)), "--journal", str(journal), "--run-id", "stubborn"], durability_env, tmp_path)
     try:
         wait_for(marker.exists, "the stubborn node to start")
+        wait_for(lambda: "succeeded" in events(journal, "stubborn").get("first", []), "the journal to record the first node")
         process.send_signal(signal.SIGINT)
         process.send_signal(signal.SIGTERM)  # another signal: trio coalesces repeats of one signal not yet received
         process.communicate(timeout=DEADLINE)
