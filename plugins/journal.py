@@ -229,14 +229,14 @@ def _encode(output: Any, serializer: str, cap: int) -> tuple[str | bytes | None,
             return None, f"the output cannot be pickled ({type(exc).__name__}: {exc})"
     else:
         try:
-            data = json.dumps(output, ensure_ascii=False)
+            data = json.dumps(output)  # ASCII: its length is its size in bytes
         except (TypeError, ValueError, RecursionError) as exc:
             return None, f"the output is not JSON ({exc}); a node type that declares serializer='pickle' can store it"
-        # a tuple comes back a list, an int key a str: store only what reads back equal
-        if type(output) not in _SCALARS and json.loads(data) != output:
-            return None, "the output does not read back equal from JSON (a tuple, a set, non-string keys?); a node type that declares serializer='pickle' can store it"
     if len(data) > cap:
         return None, f"the output is {len(data)} bytes, over the journal's cap of {cap} bytes (--journal-cap)"
+    # a tuple comes back a list, an int key a str: store only what reads back equal
+    if serializer != "pickle" and type(output) not in _SCALARS and json.loads(data) != output:
+        return None, "the output does not read back equal from JSON (a tuple, a set, non-string keys?); a node type that declares serializer='pickle' can store it"
     return data, None
 
 
@@ -384,7 +384,7 @@ class _Writer(threading.Thread):
                 for sql, params in statements:
                     conn.execute(sql, params)
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except Exception as exc:  # whatever broke the write, the writer must go on answering flushes
                 self._fail(exc)
         for done in waiting:
             done.set()
@@ -431,7 +431,15 @@ class _RunState:
         "reused", "origins", "resumed", "hits", "misses", "unstored", "estimates",
     )
 
-    def __init__(self, run: dagmill.Run, number: int, writer: _Writer) -> None:
+    def __init__(
+        self,
+        run: dagmill.Run,
+        number: int,
+        writer: _Writer,
+        candidates: dict[str, list[_Candidate]],
+        lineage: dict[str, dict[str, int]],
+        cache_index: dict[str, int] | None,
+    ) -> None:
         self.number = number
         """The run's row in ``runs``."""
         self.started_at = run.started_at
@@ -439,10 +447,12 @@ class _RunState:
         self.put = writer.queue.put
         self.index = run.graph.index
         self.types = run.registry.node_types
-        self.candidates: dict[str, list[_Candidate]] = {}
-        self.lineage: dict[str, dict[str, int]] = {}
+        self.candidates = candidates
+        """Per node id, the stored outputs it may reuse, newest run first."""
+        self.lineage = lineage
         """Per resumed run, the row of the output each node had there."""
-        self.cache_index: dict[str, int] | None = None
+        self.cache_index = cache_index
+        """Per fingerprint of a cacheable node, the row of its latest stored output (``None``: no cache lookups)."""
         self.reused: dict[int, int] = {}
         """Node index -> the row of the output it was given from the journal, in this run."""
         self.origins: dict[int, str] = {}
@@ -511,6 +521,11 @@ class Journal:
             workflow = self._resumed_run(self.resume)[1]
             if workflow != run.workflow.name:
                 raise dagmill.UsageError(f"--resume {self.resume}: that run is of workflow {workflow!r}, not {run.workflow.name!r}")
+        try:
+            candidates, lineage = self._load_resume(self.resume) if self.resume is not None else ({}, {})
+            cache_index = self._load_cache_index(run) if self.cache else None
+        except sqlite3.Error as exc:
+            raise _refusal(self.path, exc) from None
         row = (
             run.run_id, run.workflow.name, "running", run.started_at, len(run.graph), run.options.scheduler,
             self.resume, os.getpid(), socket.gethostname(),
@@ -531,16 +546,8 @@ class Journal:
                 self._writer = _Writer(self.path)
                 self._writer.start()
             writer = self._writer
-        state = _RunState(run, number, writer)
-        try:
-            if self.resume is not None:
-                self._load_resume(state, self.resume)
-            if self.cache:
-                self._load_cache_index(state, run)
-        except sqlite3.Error as exc:
-            raise _refusal(self.path, exc) from None
-        self._runs[run] = state
         writer.put(_Message(_WATCH, run, number))
+        self._runs[run] = _RunState(run, number, writer, candidates, lineage, cache_index)
 
     @dagmill.hookimpl
     def dagmill_node_lookup(self, run: dagmill.Run, node: dagmill.Node, fingerprint: str) -> dagmill.StoredResult | None:
@@ -598,15 +605,11 @@ class Journal:
         if status is _SUCCEEDED or (status is _CACHED and i not in state.reused):
             serializer = state.types[node.type].serializer
             data, why = _encode(_output(run, i, result), serializer, self.max_output)
-            if data is None:
-                state.unstored[node.id] = why  # type: ignore[assignment]
-                detail = f"not resumable: {why}"
-                serializer = None  # type: ignore[assignment]
-            else:
-                detail = None  # type: ignore[assignment]
+            if why is not None:
+                state.unstored[node.id] = why
             state.put((
                 state.number, node.id, status.value, at, fingerprint, result.attempts, result.duration, result.stalled,
-                detail, None, None, serializer, data,
+                None if why is None else f"not resumable: {why}", None, None, None if data is None else serializer, data,
             ))
         elif status is _CACHED:
             state.put((
@@ -665,8 +668,11 @@ class Journal:
             raise dagmill.UsageError(f"--resume {run_id}: no such run in journal {self.path} (list them with: dagmill runs)")
         return row
 
-    def _load_resume(self, state: _RunState, run_id: str) -> None:
-        """Candidates for reuse: the stored outputs of ``run_id`` and of the runs it resumed, newest first."""
+    def _load_resume(self, run_id: str) -> tuple[dict[str, list[_Candidate]], dict[str, dict[str, int]]]:
+        """Candidates for reuse, per node id: the stored outputs of ``run_id`` and of the runs it resumed, newest
+        first; and per run, the row of each node's output there."""
+        candidates: dict[str, list[_Candidate]] = {}
+        lineage: dict[str, dict[str, int]] = {}
         chain: list[str] = []
         current: str | None = run_id
         while current is not None and current not in chain:
@@ -683,21 +689,22 @@ class Journal:
             for node_id, fingerprint, output_id in rows:
                 if output_id is not None:
                     outputs[node_id] = output_id
-                    state.candidates.setdefault(node_id, []).append(_Candidate(current, fingerprint, output_id))
-            state.lineage[current] = outputs
+                    candidates.setdefault(node_id, []).append(_Candidate(current, fingerprint, output_id))
+            lineage[current] = outputs
             current = row[1]
+        return candidates, lineage
 
-    def _load_cache_index(self, state: _RunState, run: dagmill.Run) -> None:
-        """The latest stored output of each cacheable node's fingerprint (one query)."""
+    def _load_cache_index(self, run: dagmill.Run) -> dict[str, int] | None:
+        """The row of the latest stored output of each cacheable node's fingerprint (one query); ``None`` if none is cacheable."""
         wanted = [run.fingerprint(i) for i, node in enumerate(run.workflow.nodes) if run.cacheable(node)]
         if not wanted:
-            return
+            return None
         rows = self._conn.execute(
             "SELECT fingerprint, max(id) FROM events WHERE status = 'succeeded' AND fingerprint IN (SELECT value FROM json_each(?))"
             " AND serializer IS NOT NULL GROUP BY fingerprint",
             (json.dumps(wanted),),
         )
-        state.cache_index = dict(rows)
+        return dict(rows)
 
     def _load_estimates(self, run: dagmill.Run) -> tuple[dict[str, float], dict[str, float]]:
         """Mean duration of the latest successes, by fingerprint and by node id within the workflow."""
