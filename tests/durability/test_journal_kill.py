@@ -55,55 +55,64 @@ def reusable(path: Path, run_id: str) -> set[str]:
     return {row[0] for row in found}
 
 
+class Trial:
+    """One trial in its own directory: runs killed at random, then resumed to the end."""
+
+    def __init__(self, where: Path, flow: Path, env: dict[str, str], scheduler: str, rng: random.Random) -> None:
+        where.mkdir()
+        self.where, self.flow, self.rng = where, flow, rng
+        self.effects = where / "effects"
+        self.journal = where / "journal.sqlite3"
+        self.env = {**env, "JOURNAL_EFFECTS": str(self.effects)}
+        self.common = ["--journal", str(self.journal), "--scheduler", scheduler, "--max-concurrency", "4", "-q"]
+        self.chain: list[str] = []
+        self.settled: dict[str, int] = {}
+        """Node -> its executions when the journal first held its success: it must never run again."""
+
+    def killed(self, run_id: str, *resume: str) -> None:
+        """Start run ``run_id`` and kill -9 it after a random number of further node executions."""
+        done = sum(executions(self.effects).values())
+        process = start(["run", str(self.flow), "--run-id", run_id, *resume, *self.common], self.env, self.where)
+        kill_after(process, self.effects, done + self.rng.randint(1, NODES - 1 - done // 2))
+        assert integrity(self.journal) == "ok"
+        self.chain.append(run_id)
+        counts = executions(self.effects)
+        for node_id in reusable(self.journal, run_id):
+            self.settled.setdefault(node_id, counts[node_id])
+
+    def resumed(self) -> dict[str, Any]:
+        """Resume the last run to its end; its ``--json`` result."""
+        args = ["run", str(self.flow), "--run-id", "last", "--resume", self.chain[-1], "--keep-outputs", "--json", *self.common]
+        done = finish(args, self.env, self.where)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
 @pytest.mark.slow
 def test_kill_9_at_random_instants_then_resume_gives_the_uninterrupted_outputs(durability_env: dict[str, str], tmp_path: Path) -> None:
-    env = durability_env
     flow = tmp_path / "flow.json"
     flow.write_text(json.dumps(workflow()))
-    reference_env = {**env, "JOURNAL_EFFECTS": str(tmp_path / "reference-effects")}
+    reference_env = {**durability_env, "JOURNAL_EFFECTS": str(tmp_path / "reference-effects")}
     reference = finish(["run", str(flow), "--no-journal", "--keep-outputs", "--json", "-q"], reference_env, tmp_path)
     assert reference.returncode == 0, reference.stderr
     expected = {node_id: node["output"] for node_id, node in json.loads(reference.stdout)["nodes"].items()}
 
     rng = random.Random(SEED)
     partial = 0
-    for trial in range(TRIALS):
-        where = tmp_path / f"trial{trial:02d}"
-        where.mkdir()
-        effects = where / "effects"
-        journal = where / "journal.sqlite3"
-        trial_env = {**env, "JOURNAL_EFFECTS": str(effects)}
-        scheduler = ("level", "ready")[trial % 2]
-        common = ["--journal", str(journal), "--scheduler", scheduler, "--max-concurrency", "4", "-q"]
-
-        chain: list[str] = []
-        settled: dict[str, int] = {}  # node -> its executions when the journal first held its success: never more after
-
-        def killed(run_id: str, *resume: str) -> None:
-            done = sum(executions(effects).values())
-            process = start(["run", str(flow), "--run-id", run_id, *resume, *common], trial_env, where)
-            kill_after(process, effects, done + rng.randint(1, NODES - 1 - done // 2))
-            assert integrity(journal) == "ok"
-            chain.append(run_id)
-            counts = executions(effects)
-            for node_id in reusable(journal, run_id):
-                settled.setdefault(node_id, counts[node_id])
-
-        killed("a")
-        assert set(settled.values()) <= {1}
+    for k in range(TRIALS):
+        trial = Trial(tmp_path / f"trial{k:02d}", flow, durability_env, ("level", "ready")[k % 2], rng)
+        trial.killed("a")
+        assert set(trial.settled.values()) <= {1}
         if rng.random() < 0.5:  # kill the resumed run too: resuming a resumed run follows the chain back
-            killed("b", "--resume", "a")
-
-        last = finish(["run", str(flow), "--run-id", "c", "--resume", chain[-1], "--keep-outputs", "--json", *common], trial_env, where)
-        assert last.returncode == 0, f"trial {trial}: {last.stderr}"
-        result = json.loads(last.stdout)
+            trial.killed("b", "--resume", "a")
+        result = trial.resumed()
         outputs = {node_id: node["output"] for node_id, node in result["nodes"].items()}
-        assert outputs == expected, f"trial {trial}"
+        assert outputs == expected, f"trial {k}"
         cached = {node_id for node_id, node in result["nodes"].items() if node["status"] == "cached"}
-        assert cached == set(settled), f"trial {trial}: every recorded success is reused, nothing else"
-        counts = executions(effects)
-        assert {node_id for node_id, n in settled.items() if counts[node_id] != n} == set(), f"trial {trial}: a recorded success ran again"
+        assert cached == set(trial.settled), f"trial {k}: every recorded success is reused, nothing else"
+        counts = executions(trial.effects)
+        assert {node_id for node_id, n in trial.settled.items() if counts[node_id] != n} == set(), f"trial {k}: a recorded success ran again"
         assert all(counts.get(f"n{i:03d}", 0) >= 1 for i in range(NODES))
-        assert integrity(journal) == "ok"
-        partial += 0 < len(settled) < NODES
+        assert integrity(trial.journal) == "ok"
+        partial += 0 < len(trial.settled) < NODES
     assert partial >= TRIALS // 2, "most kills must land in the middle of a run"
