@@ -35,8 +35,8 @@ class Fingerprints:
     """Has the engine compute every node's fingerprint, as a journal needs, and does nothing else."""
 
     @dagmill.hookimpl
-    def dagmill_run_start(self, run: dagmill.Run) -> None:
-        run.fingerprint(0)
+    def dagmill_node_end(self, run: dagmill.Run, node: dagmill.Node) -> None:
+        run.fingerprint(run.graph.index[node.id])
 
 
 def per_node(wf: dagmill.Workflow, scheduler: str, side: str) -> float:

@@ -182,7 +182,8 @@ class Run:
         self._on_node_progress = _implemented(hook.dagmill_node_progress)
         self._on_node_end = _implemented(hook.dagmill_node_end)
         self._lookup = _implemented(hook.dagmill_node_lookup)
-        self._fingerprints: list[str] | None = None
+        self._fingerprints: list[str | None] = [None] * n
+        self._fingerprint_prefixes: dict[str, str] = {}
         self._remaining: tuple[float, ...] | None = None
         self._shared: dict[str, Any] = {}
         self._shared_locks: dict[str, trio.Lock] = {}
@@ -265,10 +266,39 @@ class Run:
         return self.workflow.defaults.cache or self.registry.node_types[node.type].cache
 
     def fingerprint(self, index: int) -> str:
-        """A digest of node ``index``'s type, type version, params and its inputs' fingerprints."""
-        if self._fingerprints is None:
-            self._fingerprints = _fingerprints(self.workflow, self._types)
-        return self._fingerprints[index]
+        """A digest of node ``index``'s type, type version, params and, recursively, its inputs' fingerprints.
+
+        Computed on first request (with those of its ancestors not yet known), then remembered.
+        """
+        known = self._fingerprints[index]
+        return self._compute_fingerprints(index) if known is None else known
+
+    def output(self, index: int) -> Any:
+        """Node ``index``'s output while the run holds it: once it ended, until its last consumer has it (for
+        sinks, or with ``keep_outputs``, until the run ends); ``None`` otherwise."""
+        if self._keeps[index]:
+            result = self._results[index]
+            return None if result is None else result.output
+        return self._outputs[index]
+
+    def _compute_fingerprints(self, index: int) -> str:
+        prints, predecessors, prefixes = self._fingerprints, self._predecessors, self._fingerprint_prefixes
+        stack = [index]
+        while stack:
+            i = stack[-1]
+            unknown = [p for p in predecessors[i] if prints[p] is None]
+            if unknown:
+                stack.extend(unknown)
+                continue
+            stack.pop()
+            if prints[i] is None:
+                node_type = self._types[i]
+                prefix = prefixes.get(node_type.name)
+                if prefix is None:
+                    prefix = prefixes[node_type.name] = _canonical([node_type.name, node_type.version])
+                upstream: list[str] = [prints[p] for p in predecessors[i]]  # type: ignore[misc]  # all known now
+                prints[i] = _fingerprint(prefix, self._nodes[i].params, self._ports[i], upstream)
+        return prints[index]  # type: ignore[return-value]
 
     async def execute(self, i: int) -> list[int]:
         """Run node ``i`` to a final status; return the nodes that became ready.
@@ -288,7 +318,7 @@ class Run:
             return self._finish(i, _SKIPPED, None, None, 0)
         node = self._nodes[i]
         if self._lookup is not None:
-            stored = self._lookup(run=self, node=node, fingerprint=self.fingerprint(i))
+            stored = self._lookup(self, node, self.fingerprint(i))
             if stored is not None:
                 self._release_inputs(i)
                 return self._finish(i, _CACHED, stored.output, None, 0)
@@ -312,7 +342,7 @@ class Run:
         if running > self._level_peak[level]:
             self._level_peak[level] = running
         if self._on_node_start is not None:
-            self._on_node_start(run=self, node=node)
+            self._on_node_start(self, node)
         if self._watching and self._stall_after[i] is not None:
             self._beats[i] = now
         predecessors = self._predecessors[i]
@@ -392,7 +422,7 @@ class Run:
         if self._level_open[level] is None:
             self._level_open[level] = now
             if self._on_level_start is not None:
-                self._on_level_start(run=self, level=level, width=len(self.graph.levels[level]))
+                self._on_level_start(self, level, len(self.graph.levels[level]))
 
     def _release_inputs(self, i: int) -> None:
         consumers = self._consumers
@@ -433,7 +463,7 @@ class Run:
         )
         self._results[i] = result
         if self._on_node_end is not None:
-            self._on_node_end(run=self, node=self._nodes[i], result=result)
+            self._on_node_end(self, self._nodes[i], result)
         left = self._level_left[level] - 1
         self._level_left[level] = left
         if not left:
@@ -459,13 +489,13 @@ class Run:
                 ready.append(s)
                 self._ready_at[s] = now
                 if self._on_node_ready is not None:
-                    self._on_node_ready(run=self, node=self._nodes[s])
+                    self._on_node_ready(self, self._nodes[s])
         return ready
 
     def _close_level(self, level: int, now: float) -> None:
         self._level_close[level] = now
         if self._on_level_end is not None:
-            self._on_level_end(run=self, level=self._level_result(level))
+            self._on_level_end(self, self._level_result(level))
 
     def _level_result(self, level: int) -> LevelResult:
         return LevelResult(
@@ -486,7 +516,7 @@ class Run:
         if i in self._beats:
             self._beats[i] = self._clock() - self._t0
         if self._on_node_progress is not None:
-            self._on_node_progress(run=self, node=self._nodes[i], fraction=fraction, message=message)
+            self._on_node_progress(self, self._nodes[i], fraction, message)
 
     # -- the run as a whole -------------------------------------------------------
 
@@ -508,7 +538,7 @@ class Run:
         graph = self.graph
         remaining = [0.0] * len(graph)
         for i in reversed(graph.order):
-            learned = ask(run=self, node=self._nodes[i])
+            learned = ask(self, self._nodes[i])
             own = graph.estimates[i] if learned is None else learned
             remaining[i] = own + max((remaining[s] for s in graph.successors[i]), default=0.0)
         return tuple(remaining)
@@ -521,7 +551,7 @@ class Run:
         for node in self.workflow.nodes:
             wanted = node.resources
             if ask is not None:
-                answer = ask(run=self, node=node)
+                answer = ask(self, node)
                 wanted = node.resources if answer is None else answer
             for name, amount in wanted.items():
                 pool = self.pools.get(name)
@@ -557,7 +587,7 @@ class Run:
                     for s in self.graph.sources:
                         self._ready_at[s] = 0.0
                         if self._on_node_ready is not None:
-                            self._on_node_ready(run=self, node=self._nodes[s])
+                            self._on_node_ready(self, self._nodes[s])
                     await self._scheduler.run(self)
                 nursery.cancel_scope.cancel()
         error = None
@@ -582,7 +612,7 @@ class Run:
                 node = self._nodes[i]
                 _log.warning("run %s: node %r stalled: no heartbeat for %.3gs", self.run_id, node.id, silent)
                 if self._on_node_stalled is not None:
-                    self._on_node_stalled(run=self, node=node, silent_for=silent)
+                    self._on_node_stalled(self, node, silent)
                 scope = self._stall_scopes.get(i)
                 if scope is not None:
                     scope.cancel()
@@ -608,7 +638,7 @@ class Run:
             self._status[i] = status
             self._results[i] = NodeResult(graph.ids[i], status, graph.level[i], ready_at=self._ready_at[i], ended_at=now)
             if self._on_node_end is not None:
-                self._on_node_end(run=self, node=self._nodes[i], result=self._results[i])
+                self._on_node_end(self, self._nodes[i], self._results[i])
         if unfinished:
             raise SchedulerError(f"scheduler {self.options.scheduler!r} returned before every node ran")
         for level, left in enumerate(self._level_left):
@@ -666,20 +696,36 @@ def _stall_threshold(node: Node, defaults: Any) -> float | None:
     return 3 * node.estimate if node.estimate else None
 
 
-def _implemented(caller: Any) -> Any:
-    """``caller`` if some plugin implements the hook, else ``None``: unimplemented hooks cost nothing."""
-    return caller if caller.get_hookimpls() else None
+def _implemented(caller: Any) -> Callable[..., Any] | None:
+    """A caller of the hook taking its arguments by position, in the spec's order; ``None`` if nobody implements it.
+
+    Unimplemented hooks cost nothing, and a hook with one plain implementation
+    calls it directly: pluggy's dispatch costs about a microsecond, and the
+    per-node hooks run once per node. A hook with several implementations, or
+    a wrapper, goes through pluggy.
+    """
+    impls = caller.get_hookimpls()
+    if not impls:
+        return None
+    names: tuple[str, ...] = caller.spec.argnames
+    if len(impls) == 1 and not (impls[0].hookwrapper or impls[0].wrapper):
+        function, wanted = impls[0].function, tuple(impls[0].argnames)
+        if wanted == names:
+            return function
+        positions = [names.index(name) for name in wanted]
+        return lambda *args: function(*[args[p] for p in positions])
+    return lambda *args: caller(**dict(zip(names, args, strict=True)))
 
 
-def _fingerprints(workflow: Workflow, types: list[NodeType]) -> list[str]:
-    graph = workflow.graph
-    prints = [""] * len(graph)
-    for i in graph.order:
-        node = workflow.nodes[i]
-        node_type = types[i]
-        params = json.dumps(converter.unstructure(node.params), sort_keys=True, default=repr)
-        ports = graph.ports[i] or ()
-        upstream = [prints[p] for p in graph.predecessors[i]]
-        text = json.dumps([node_type.name, node_type.version, params, list(ports), upstream])
-        prints[i] = hashlib.sha256(text.encode()).hexdigest()
-    return prints
+_canonical = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
+
+
+def _fingerprint(prefix: str, params: Any, ports: tuple[str, ...] | None, upstream: list[str]) -> str:
+    """The digest of a node: ``prefix`` (its type and version, as JSON), params and ports as JSON, input digests."""
+    text = "\0".join((
+        prefix,
+        "null" if params is None else _canonical(converter.unstructure(params)),
+        "null" if ports is None else _canonical(ports),
+        ",".join(upstream),
+    ))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -57,20 +57,22 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x64676D6C  # "dgml" in the database header: this file is a dagmill journal
 _SCHEMA = """
 CREATE TABLE runs (
-    id           INTEGER PRIMARY KEY,
-    run_id       TEXT NOT NULL UNIQUE,
-    workflow     TEXT NOT NULL,
-    status       TEXT NOT NULL,
-    started_at   REAL NOT NULL,
-    ended_at     REAL,
-    duration     REAL,
-    nodes        INTEGER NOT NULL,
-    scheduler    TEXT NOT NULL,
-    resumed_from TEXT,
-    pid          INTEGER,
-    host         TEXT,
-    error        TEXT,
-    counts       TEXT
+    id              INTEGER PRIMARY KEY,
+    run_id          TEXT NOT NULL UNIQUE,
+    workflow        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    started_at      REAL NOT NULL,
+    ended_at        REAL,
+    duration        REAL,
+    nodes           INTEGER NOT NULL,
+    scheduler       TEXT NOT NULL,
+    max_concurrency INTEGER NOT NULL,
+    resumed_from    TEXT,
+    pid             INTEGER,
+    host            TEXT,
+    error           TEXT,
+    counts          TEXT,
+    levels          TEXT
 );
 CREATE INDEX runs_by_workflow ON runs (workflow);
 CREATE TABLE events (
@@ -79,7 +81,11 @@ CREATE TABLE events (
     node_id     TEXT NOT NULL,
     status      TEXT NOT NULL,
     at          REAL NOT NULL,
+    level       INTEGER,
+    ready_at    REAL,
+    started_at  REAL,
     fingerprint TEXT,
+    cache       INTEGER NOT NULL DEFAULT 0,
     attempts    INTEGER,
     duration    REAL,
     stalled     INTEGER NOT NULL DEFAULT 0,
@@ -90,16 +96,19 @@ CREATE TABLE events (
     output      BLOB
 );
 CREATE INDEX events_by_run ON events (run);
-CREATE INDEX successes_by_fingerprint ON events (fingerprint) WHERE status = 'succeeded';
+CREATE INDEX cache_entries ON events (fingerprint) WHERE cache = 1;
 """
-"""``output`` holds a ``succeeded`` node's output, encoded with ``serializer``
-(``NULL`` when not stored: ``detail`` says why); ``output_id`` of a
-``cached`` row names the row whose output the run reused. ``run`` numbers
-rows of ``runs``, so a run's events go to the end of their index."""
-_EVENT_SQL = (
-    "INSERT INTO events (run, node_id, status, at, fingerprint, attempts, duration, stalled, detail, traceback, output_id, serializer, output)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+"""``at`` is when the row's state began (seconds since the epoch); ``ready_at`` and ``started_at`` are seconds
+since the run started, as in the result. ``output`` holds a ``succeeded`` node's output, encoded with
+``serializer`` (``NULL`` when not stored: ``detail`` says why); ``output_id`` of a ``cached`` row names the row
+whose output the run reused. ``cache`` is 1 on the succeeded rows of cacheable nodes whose output is stored: the
+cache's entries, and the only rows indexed by fingerprint. ``run`` numbers rows of ``runs``, so a run's events
+go to the end of their index. ``runs.levels`` holds the per-level timings of a run that ended, as JSON."""
+_EVENT_COLUMNS = (
+    "run, node_id, status, at, level, ready_at, started_at, fingerprint, cache, attempts, duration, stalled, detail,"
+    " traceback, output_id, serializer, output"
 )
+_EVENT_SQL = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 _REUSABLE = ("succeeded", "cached")
 _FINAL = frozenset(s.value for s in dagmill.Status if s not in (dagmill.Status.PENDING, dagmill.Status.RUNNING))
 _SUCCEEDED = dagmill.Status.SUCCEEDED
@@ -113,6 +122,8 @@ _GATHER = 0.02
 and a kill -9 costs at most the nodes that ended in that window (they run again on resume)."""
 _RECENT = 5
 """Learned durations average this many latest successes."""
+_HISTORY = 20
+"""Learned durations come from this many latest runs of the workflow."""
 
 _log = logging.getLogger("dagmill.journal")
 
@@ -246,18 +257,6 @@ def _decode(serializer: str, data: str | bytes) -> Any:
     return json.loads(data)
 
 
-def _output(run: dagmill.Run, i: int, result: dagmill.NodeResult) -> Any:
-    """The output node ``i`` ended with, in ``dagmill_node_end``.
-
-    ``result.output`` holds it only for sinks (or with ``keep_outputs``); for
-    the others the engine still holds it for their consumers. The public API
-    has no accessor yet, so this reads the engine's table.
-    """
-    if run.graph.successors[i]:
-        return run._outputs[i]
-    return result.output
-
-
 # -- the writer thread ------------------------------------------------------------------
 
 _SQL, _WATCH, _UNWATCH, _FLUSH, _STOP = range(5)
@@ -348,11 +347,11 @@ class _Writer(threading.Thread):
         now = time.time()
         rows = []
         for run, (number, seen) in self._watched.items():
-            ids = run.graph.ids
+            ids, levels = run.graph.ids, run.graph.level
             for i in run.running():
                 if i not in seen:
                     seen.add(i)
-                    rows.append((number, ids[i], "running", now, None, None, None, 0, None, None, None, None, None))
+                    rows.append((number, ids[i], "running", now, levels[i], None, None, None, 0, None, None, 0, None, None, None, None, None))
         return rows
 
     def _write(self, batch: list[tuple[Any, ...] | _Message]) -> bool:
@@ -428,7 +427,7 @@ class _RunState:
 
     __slots__ = (
         "number", "started_at", "put", "writer", "index", "types", "candidates", "lineage", "cache_index",
-        "reused", "origins", "resumed", "hits", "misses", "unstored", "estimates",
+        "cacheable", "reused", "origins", "resumed", "hits", "misses", "unstored", "estimates",
     )
 
     def __init__(
@@ -453,6 +452,8 @@ class _RunState:
         """Per resumed run, the row of the output each node had there."""
         self.cache_index = cache_index
         """Per fingerprint of a cacheable node, the row of its latest stored output (``None``: no cache lookups)."""
+        self.cacheable = frozenset(i for i, node in enumerate(run.workflow.nodes) if run.cacheable(node))
+        """The nodes whose stored outputs become cache entries."""
         self.reused: dict[int, int] = {}
         """Node index -> the row of the output it was given from the journal, in this run."""
         self.origins: dict[int, str] = {}
@@ -528,12 +529,12 @@ class Journal:
             raise _refusal(self.path, exc) from None
         row = (
             run.run_id, run.workflow.name, "running", run.started_at, len(run.graph), run.options.scheduler,
-            self.resume, os.getpid(), socket.gethostname(),
+            run.max_concurrency, self.resume, os.getpid(), socket.gethostname(),
         )
         try:
             number = self._conn.execute(
-                "INSERT INTO runs (run_id, workflow, status, started_at, nodes, scheduler, resumed_from, pid, host)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, workflow, status, started_at, nodes, scheduler, max_concurrency, resumed_from, pid, host)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             ).lastrowid
         except sqlite3.IntegrityError:
@@ -583,15 +584,18 @@ class Journal:
                 _log.warning("journal %s: cannot read durations (%s); the run uses the documents' estimates", self.path, exc)
                 state.estimates = ({}, {})
         by_fingerprint, by_id = state.estimates
+        if node.id not in by_id:
+            return None
         learned = by_fingerprint.get(run.fingerprint(state.index[node.id]))
-        return by_id.get(node.id) if learned is None else learned
+        return by_id[node.id] if learned is None else learned
 
     @dagmill.hookimpl
     def dagmill_node_stalled(self, run: dagmill.Run, node: dagmill.Node, silent_for: float) -> None:
         state = self._runs.get(run)
         if state is not None:
             detail = f"no heartbeat for {silent_for:.3g}s"
-            state.put((state.number, node.id, "stalled", time.time(), None, None, None, 1, detail, None, None, None, None))
+            i = state.index[node.id]
+            state.put((state.number, node.id, "stalled", time.time(), run.graph.level[i], None, None, None, 0, None, None, 1, detail, None, None, None, None))
 
     @dagmill.hookimpl
     def dagmill_node_end(self, run: dagmill.Run, node: dagmill.Node, result: dagmill.NodeResult) -> None:
@@ -601,24 +605,25 @@ class Journal:
         i = state.index[node.id]
         status = result.status
         at = state.started_at + (result.ended_at or 0.0)
-        fingerprint = run.fingerprint(i)
         if status is _SUCCEEDED or (status is _CACHED and i not in state.reused):
             serializer = state.types[node.type].serializer
-            data, why = _encode(_output(run, i, result), serializer, self.max_output)
+            data, why = _encode(run.output(i), serializer, self.max_output)
             if why is not None:
                 state.unstored[node.id] = why
             state.put((
-                state.number, node.id, status.value, at, fingerprint, result.attempts, result.duration, result.stalled,
+                state.number, node.id, status, at, result.level, result.ready_at, result.started_at, run.fingerprint(i),
+                why is None and i in state.cacheable, result.attempts, result.duration, result.stalled,
                 None if why is None else f"not resumable: {why}", None, None, None if data is None else serializer, data,
             ))
         elif status is _CACHED:
             state.put((
-                state.number, node.id, "cached", at, fingerprint, 0, None, False, state.origins.pop(i), None, state.reused[i], None, None,
+                state.number, node.id, status, at, result.level, result.ready_at, result.started_at, run.fingerprint(i), 0,
+                0, None, False, state.origins.pop(i), None, state.reused[i], None, None,
             ))
         else:
             state.put((
-                state.number, node.id, status.value, at, fingerprint, result.attempts, result.duration, result.stalled,
-                result.error, result.traceback, None, None, None,
+                state.number, node.id, status, at, result.level, result.ready_at, result.started_at, None, 0,
+                result.attempts, result.duration, result.stalled, result.error, result.traceback, None, None, None,
             ))
 
     @dagmill.hookimpl
@@ -630,8 +635,11 @@ class Journal:
         writer.put(
             _Message(
                 _SQL,
-                "UPDATE runs SET status = ?, ended_at = ?, duration = ?, error = ?, counts = ? WHERE id = ?",
-                (result.status.value, time.time(), result.duration, result.error, json.dumps(result.counts()), state.number),
+                "UPDATE runs SET status = ?, ended_at = ?, duration = ?, error = ?, counts = ?, levels = ? WHERE id = ?",
+                (
+                    result.status.value, time.time(), result.duration, result.error, json.dumps(result.counts()),
+                    json.dumps([attrs.asdict(level) for level in result.levels]), state.number,
+                ),
             )
         )
         writer.put(_Message(_UNWATCH, run))
@@ -695,39 +703,35 @@ class Journal:
         return candidates, lineage
 
     def _load_cache_index(self, run: dagmill.Run) -> dict[str, int] | None:
-        """The row of the latest stored output of each cacheable node's fingerprint (one query); ``None`` if none is cacheable."""
+        """The row of the latest cache entry for each cacheable node's fingerprint (one query); ``None`` if none is cacheable."""
         wanted = [run.fingerprint(i) for i, node in enumerate(run.workflow.nodes) if run.cacheable(node)]
         if not wanted:
             return None
         rows = self._conn.execute(
-            "SELECT fingerprint, max(id) FROM events WHERE status = 'succeeded' AND fingerprint IN (SELECT value FROM json_each(?))"
-            " AND serializer IS NOT NULL GROUP BY fingerprint",
+            "SELECT fingerprint, max(id) FROM events WHERE cache = 1 AND fingerprint IN (SELECT value FROM json_each(?)) GROUP BY fingerprint",
             (json.dumps(wanted),),
         )
         return dict(rows)
 
     def _load_estimates(self, run: dagmill.Run) -> tuple[dict[str, float], dict[str, float]]:
-        """Mean duration of the latest successes, by fingerprint and by node id within the workflow."""
-        prints = json.dumps([run.fingerprint(i) for i in range(len(run.graph))])
-        by_fingerprint = dict(
-            self._conn.execute(
-                "SELECT fingerprint, avg(duration) FROM ("
-                " SELECT fingerprint, duration, row_number() OVER (PARTITION BY fingerprint ORDER BY id DESC) AS k"
-                " FROM events WHERE status = 'succeeded' AND fingerprint IN (SELECT value FROM json_each(?))"
-                ") WHERE k <= ? GROUP BY fingerprint",
-                (prints, _RECENT),
-            )
+        """Mean durations of the latest successes in this workflow's latest runs: by fingerprint, and by node id."""
+        rows = self._conn.execute(
+            "SELECT node_id, fingerprint, duration FROM events"
+            " WHERE run IN (SELECT id FROM runs WHERE workflow = ? ORDER BY id DESC LIMIT ?) AND status = 'succeeded'"
+            " ORDER BY id DESC",
+            (run.workflow.name, _HISTORY),
         )
-        by_id = dict(
-            self._conn.execute(
-                "SELECT node_id, avg(duration) FROM ("
-                " SELECT e.node_id, e.duration, row_number() OVER (PARTITION BY e.node_id ORDER BY e.id DESC) AS k"
-                " FROM events AS e JOIN runs AS r ON r.id = e.run WHERE r.workflow = ? AND e.status = 'succeeded'"
-                ") WHERE k <= ? GROUP BY node_id",
-                (run.workflow.name, _RECENT),
-            )
+        by_fingerprint: dict[str, list[float]] = {}
+        by_id: dict[str, list[float]] = {}
+        for node_id, fingerprint, duration in rows:
+            for key, seen in ((fingerprint, by_fingerprint), (node_id, by_id)):
+                durations = seen.setdefault(key, [])
+                if len(durations) < _RECENT:
+                    durations.append(duration)
+        return (
+            {key: sum(d) / len(d) for key, d in by_fingerprint.items()},
+            {key: sum(d) / len(d) for key, d in by_id.items()},
         )
-        return by_fingerprint, by_id
 
     @staticmethod
     def _same_inputs(run: dagmill.Run, state: _RunState, i: int, past: str) -> bool:

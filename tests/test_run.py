@@ -255,6 +255,52 @@ async def test_lifecycle_hooks_fire_in_order() -> None:
     ]
 
 
+async def test_every_implementation_of_a_hook_is_called_and_the_first_lookup_answer_wins() -> None:
+    ends: list[tuple[str, str]] = []
+
+    class Ends:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @dagmill.hookimpl
+        def dagmill_node_end(self, node: dagmill.Node) -> None:
+            ends.append((self.name, node.id))
+
+    class Answer:
+        def __init__(self, value: int | None) -> None:
+            self.value = value
+
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, node: dagmill.Node) -> dagmill.StoredResult | None:
+            return None if self.value is None else dagmill.StoredResult(self.value, origin=str(self.value))
+
+    doc = {"nodes": [{"id": "a", "type": "t.fail"}]}
+    result = await arun(doc, plugins=[Ends("x"), Ends("y"), Answer(None), Answer(7)])
+    assert sorted(ends) == [("x", "a"), ("y", "a")]
+    assert result.outputs == {"a": 7}
+
+
+async def test_plugins_read_a_nodes_output_while_the_run_holds_it() -> None:
+    seen: dict[str, Any] = {}
+
+    class Reader:
+        @dagmill.hookimpl
+        def dagmill_node_end(self, run: dagmill.Run, node: dagmill.Node) -> None:
+            seen[node.id] = run.output(run.graph.index[node.id])
+
+        @dagmill.hookimpl
+        def dagmill_run_end(self, run: dagmill.Run) -> None:
+            seen["a at the end"] = run.output(0)
+            seen["b at the end"] = run.output(1)
+
+    doc = {
+        "nodes": [{"id": "a", "type": "t.value", "params": {"value": 3}}, {"id": "b", "type": "t.sum"}],
+        "edges": [{"source": "a", "target": "b"}],
+    }
+    await arun(doc, scheduler="sequential", plugins=[Reader()])
+    assert seen == {"a": 3, "b": 3, "a at the end": None, "b at the end": 3}
+
+
 async def test_lookup_hook_makes_a_node_cached_without_running_it() -> None:
     calls: list[str] = []
 
