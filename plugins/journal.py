@@ -774,8 +774,9 @@ def _bytes(text: str) -> int:
     return int(digits) * scale
 
 
-def _journal_path(options: argparse.Namespace) -> Path:
-    return Path(options.journal or os.environ.get("DAGMILL_JOURNAL") or DEFAULT_PATH)
+def journal_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The journal the commands use: ``explicit`` (``--journal``), else ``$DAGMILL_JOURNAL``, else :data:`DEFAULT_PATH`."""
+    return Path(explicit or os.environ.get("DAGMILL_JOURNAL") or DEFAULT_PATH)
 
 
 @dagmill.hookimpl
@@ -799,7 +800,7 @@ def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -
         if options.resume:
             raise dagmill.UsageError("--resume needs the journal: drop --no-journal")
         return
-    journal = Journal(_journal_path(options), resume=options.resume, cache=not options.no_cache, max_output=options.journal_cap)
+    journal = Journal(journal_path(options.journal), resume=options.resume, cache=not options.no_cache, max_output=options.journal_cap)
     registry.pm.register(journal)
     _configured.append(journal)
 
@@ -851,7 +852,7 @@ def _alive(pid: int | None, host: str | None) -> bool:
 
 
 def _runs_command(options: argparse.Namespace) -> int:
-    path = _journal_path(options)
+    path = journal_path(options.journal)
     conn = _open_existing(path)
     try:
         limit = options.limit if options.limit > 0 else -1
@@ -892,7 +893,7 @@ def _node_records(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _show_command(options: argparse.Namespace) -> int:
-    path = _journal_path(options)
+    path = journal_path(options.journal)
     conn = _open_existing(path)
     try:
         row = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", (options.run_id,)).fetchone()
@@ -914,6 +915,89 @@ def _show_command(options: argparse.Namespace) -> int:
         return 0
     _print_run(run, nodes, sys.stdout)
     return 0
+
+
+def read_run(path: str | os.PathLike[str], run_id: str) -> dagmill.RunResult:
+    """Run ``run_id`` as the journal at ``path`` recorded it (without outputs); :class:`dagmill.UsageError` if it cannot.
+
+    A run that never ended has status ``running`` while its process lives, else ``failed`` (it died); its
+    nodes are those recorded, nodes that were running start where the journal first saw them and have not
+    ended, and its level timings are computed from its nodes.
+    """
+    journal = Path(path)
+    conn = _open_existing(journal)
+    try:
+        row = conn.execute(f"SELECT id, {', '.join(_RUN_COLUMNS)}, max_concurrency, levels FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise dagmill.UsageError(f"no run {run_id!r} in journal {journal} (list them with: dagmill runs)")
+        rows = conn.execute(
+            "SELECT node_id, status, at, level, ready_at, started_at, attempts, stalled, detail, traceback FROM events"
+            " WHERE run = ? ORDER BY id",
+            (row[0],),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise _refusal(journal, exc) from None
+    finally:
+        conn.close()
+    record = _run_record(row[1:-2])
+    max_concurrency, levels = row[-2:]
+    started = record["started_at"]
+    nodes: dict[str, dagmill.NodeResult] = {}
+    stalled: set[str] = set()
+    last = 0.0
+    for node_id, status, at, level, ready_at, started_at, attempts, was_stalled, detail, trace in rows:
+        last = max(last, at - started)
+        if status == "stalled":
+            stalled.add(node_id)
+            continue
+        if status == "running":
+            if node_id not in nodes:
+                nodes[node_id] = dagmill.NodeResult(node_id, dagmill.Status.RUNNING, level, started_at=at - started)
+            continue
+        nodes[node_id] = dagmill.NodeResult(
+            node_id, dagmill.Status(status), level,
+            error=detail if status == "failed" else None, traceback=trace, attempts=attempts or 0,
+            ready_at=ready_at, started_at=started_at, ended_at=at - started, stalled=bool(was_stalled),
+        )  # fmt: skip
+    for node_id in stalled & nodes.keys():
+        nodes[node_id] = attrs.evolve(nodes[node_id], stalled=True)
+    status, error = record["status"], record["error"]
+    if status == "died":
+        status, error = "failed", f"the run's process (pid {record['pid']} on {record['host']}) died before the run ended"
+    return dagmill.RunResult(
+        run_id=run_id,
+        workflow=record["workflow"],
+        status=dagmill.Status(status),
+        scheduler=record["scheduler"],
+        max_concurrency=max_concurrency,
+        nodes=nodes,
+        levels=[dagmill.LevelResult(**level) for level in json.loads(levels)] if levels else _levels(nodes.values()),
+        outputs={},
+        started_at=started,
+        duration=last if record["duration"] is None else record["duration"],
+        error=error,
+        extras={"journal": {"path": str(journal), "resumed_from": record["resumed_from"]}},
+    )
+
+
+def _levels(nodes: Iterable[dagmill.NodeResult]) -> list[dagmill.LevelResult]:
+    """Level timings from the nodes recorded: width, first start, last end, peak concurrency."""
+    by_level: dict[int, list[dagmill.NodeResult]] = {}
+    for node in nodes:
+        by_level.setdefault(node.level, []).append(node)
+    levels = []
+    for level in range(max(by_level, default=-1) + 1):
+        members = by_level.get(level, [])
+        starts = [n.started_at for n in members if n.started_at is not None]
+        ends = [n.ended_at for n in members if n.started_at is not None and n.ended_at is not None]
+        moments = sorted([(t, 1) for t in starts] + [(t, -1) for t in ends], key=lambda moment: (moment[0], moment[1]))
+        running = peak = 0
+        for _, change in moments:
+            running += change
+            peak = max(peak, running)
+        unfinished = any(n.status is dagmill.Status.RUNNING for n in members)
+        levels.append(dagmill.LevelResult(level, len(members), min(starts, default=None), None if unfinished else max(ends, default=None), peak))
+    return levels
 
 
 def _print_run(run: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], out: Any) -> None:

@@ -1,7 +1,9 @@
 """A self-contained HTML run report: a Gantt chart, concurrency over time, levels, failures.
 
 ``dagmill run FLOW --report out.html`` writes it when the run ends;
-:func:`render` makes one from any :class:`dagmill.RunResult` in code. The
+``dagmill report RUN_ID -o out.html`` writes it later from the run journal
+(also for a run that died or is still going); :func:`render` makes one from
+any :class:`dagmill.RunResult` in code. The
 file needs nothing from the network: the charts are inline SVG drawn here,
 the style inline CSS. Every node is one bar (``data-node`` holds its id),
 colored by status; runs of more than 20,000 nodes draw the 20,000 that
@@ -15,8 +17,10 @@ import html
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import dagmill
+from dagmill.plugins.journal import journal_path, read_run
 
 MAX_BARS = 20_000
 ROW = 14
@@ -27,6 +31,7 @@ COLORS = {
     "cancelled": "#9a9a9a",
     "skipped": "#e0b43c",
     "cached": "#4a7bd0",
+    "running": "#8e5bd0",
 }
 STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
@@ -83,7 +88,7 @@ def _gantt(nodes: Sequence[dagmill.NodeResult], span: float) -> str:
     for k, node in enumerate(nodes):
         y = 4 + k * ROW
         start = node.started_at if node.started_at is not None else (node.ended_at or 0.0)
-        end = node.ended_at if node.ended_at is not None else start
+        end = node.ended_at if node.ended_at is not None else (span if node.status is dagmill.Status.RUNNING else start)
         x, w = _x(start, span), max(2.0, _x(end, span) - _x(start, span))
         tip = f"{node.id}: {node.status.value}, {start:.3f}–{end:.3f} s, attempts {node.attempts}"
         rows.append(
@@ -151,3 +156,23 @@ def dagmill_unconfigure(options: argparse.Namespace, result: dagmill.RunResult |
         else:
             if not options.quiet:
                 print(f"dagmill: report written to {options.report}", file=sys.stderr)
+
+
+@dagmill.hookimpl
+def dagmill_addcommand(commands: Any) -> None:
+    report = commands.add_parser("report", help="write the HTML report of a run recorded in the journal")
+    report.add_argument("run_id", metavar="RUN_ID", help="the run (see: dagmill runs)")
+    report.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: report-RUN_ID.html)")
+    report.add_argument("--journal", metavar="PATH", help="the journal (default: $DAGMILL_JOURNAL or .dagmill/journal.sqlite3)")
+    report.set_defaults(handler=_report_command)
+
+
+def _report_command(options: argparse.Namespace) -> int:
+    result = read_run(journal_path(options.journal), options.run_id)
+    target = Path(options.output or f"report-{options.run_id}.html")
+    try:
+        target.write_text(render(result), encoding="utf-8")
+    except OSError as exc:
+        raise dagmill.UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
+    print(f"dagmill: report of run {options.run_id} ({result.status.value}) written to {target}", file=sys.stderr)
+    return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 import struct
 import subprocess
 import zlib
@@ -14,6 +15,7 @@ import pytest
 
 import dagmill
 import nodetypes
+from dagmill.plugins.journal import Journal, read_run
 from dagmill.plugins.report import render
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -61,9 +63,13 @@ def png_byte_variety(path: Path) -> int:
     return len(set(zlib.decompress(idat)))
 
 
-@pytest.fixture
-def report(tmp_path: Path) -> tuple[Path, dagmill.RunResult]:
-    result = dagmill.run(DOC, plugins=[nodetypes], fail_policy="continue", handle_signals=False)
+@pytest.fixture(params=["result", "journal"])
+def report(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, dagmill.RunResult]:
+    """A report rendered from a run's result, or from what the journal recorded of it."""
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        result = dagmill.run(DOC, plugins=[nodetypes, journal], fail_policy="continue", handle_signals=False)
+    if request.param == "journal":
+        result = read_run(tmp_path / "journal.sqlite3", result.run_id)
     path = tmp_path / "report.html"
     path.write_text(render(result))
     return path, result
@@ -109,3 +115,57 @@ def test_large_runs_draw_a_capped_number_of_bars(monkeypatch: pytest.MonkeyPatch
     text = render(result)
     assert text.count("data-node=") == 10
     assert "20 more nodes not drawn" in text
+
+
+def test_the_journal_gives_back_the_record_of_the_run(tmp_path: Path) -> None:
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        ran = dagmill.run(DOC, plugins=[nodetypes, journal], fail_policy="continue", max_concurrency=3, handle_signals=False)
+    read = read_run(tmp_path / "journal.sqlite3", ran.run_id)
+    assert (read.workflow, read.status, read.scheduler, read.max_concurrency, read.error) == (
+        ran.workflow, ran.status, ran.scheduler, ran.max_concurrency, ran.error,
+    )  # fmt: skip
+    assert read.duration == ran.duration
+    assert read.levels == ran.levels
+    for node_id, node in ran.nodes.items():
+        back = read.nodes[node_id]
+        assert (back.status, back.level, back.attempts, back.error, back.traceback, back.stalled) == (
+            node.status, node.level, node.attempts, node.error, node.traceback, node.stalled,
+        )  # fmt: skip
+        assert (back.ready_at, back.started_at) == (node.ready_at, node.started_at)
+        assert back.ended_at == pytest.approx(node.ended_at, abs=1e-6)
+
+
+def test_a_run_that_died_is_reported_with_what_was_running(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as journal:
+        ran = dagmill.run(DOC, plugins=[nodetypes, journal], fail_policy="continue", handle_signals=False)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with sqlite3.connect(path) as conn:  # what a kill -9 while b ran leaves: no end of the run, b seen running
+        conn.execute("UPDATE runs SET status = 'running', duration = NULL, levels = NULL, counts = NULL, pid = ?", (gone.pid,))
+        conn.execute("DELETE FROM events WHERE node_id = 'b'")
+        conn.execute(
+            "INSERT INTO events (run, node_id, status, at, level) SELECT run, 'b', 'running', at, 0 FROM events WHERE node_id = 'a'"
+        )
+    died = read_run(path, ran.run_id)
+    assert died.status is dagmill.Status.FAILED
+    assert died.error is not None and f"(pid {gone.pid} on " in died.error and "died before the run ended" in died.error
+    assert died.nodes["b"].status is dagmill.Status.RUNNING and died.nodes["b"].ended_at is None
+    assert died.nodes["a"].status is dagmill.Status.SUCCEEDED
+    assert died.levels[0].ended_at is None and died.levels[0].width == 3
+    text = render(died)
+    assert "class='bar running'" in text and text.count("data-node=") == 5
+
+
+def test_cli_writes_the_report_of_a_recorded_run(dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path) -> None:
+    ran = dagmill_cli("run", str(write_json(DOC)), "--fail-policy", "continue", "--run-id", "r1", "--journal", "j.sqlite3")
+    assert ran.returncode == 1
+    done = dagmill_cli("report", "r1", "--journal", "j.sqlite3", "-o", "r1.html")
+    assert done.returncode == 0, done.stderr
+    assert "dagmill: report of run r1 (failed) written to r1.html" in done.stderr
+    assert (tmp_path / "r1.html").read_text().count("data-node=") == 5
+    assert dagmill_cli("report", "r1", env={"DAGMILL_JOURNAL": "j.sqlite3"}).returncode == 0
+    assert (tmp_path / "report-r1.html").is_file()
+    unknown = dagmill_cli("report", "r2", "--journal", "j.sqlite3")
+    assert unknown.returncode == 2
+    assert "dagmill: error: no run 'r2' in journal j.sqlite3 (list them with: dagmill runs)" in unknown.stderr
