@@ -327,5 +327,10 @@ def _plugins(registry: Registry, as_json: bool) -> int:
 
 
 def entry_point() -> None:
-    """The console script: exit with :func:`main`'s code."""
-    sys.exit(main())
+    """The console script: exit with :func:`main`'s code; Ctrl-C outside a run (which handles its own) exits 130."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("dagmill: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

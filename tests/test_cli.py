@@ -265,3 +265,16 @@ def test_interrupt_cancels_the_run_cleanly_and_exits_130(
     assert "Traceback" not in err
 
 
+
+
+def test_ctrl_c_outside_a_run_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from dagmill import cli
+
+    def interrupted(argv: object = None) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    with pytest.raises(SystemExit) as exited:
+        cli.entry_point()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "dagmill: interrupted\n"
