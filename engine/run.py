@@ -285,19 +285,24 @@ class Run:
         prints, predecessors, prefixes = self._fingerprints, self._predecessors, self._fingerprint_prefixes
         stack = [index]
         while stack:
-            i = stack[-1]
-            unknown = [p for p in predecessors[i] if prints[p] is None]
-            if unknown:
-                stack.extend(unknown)
+            i = stack.pop()
+            if prints[i] is not None:
                 continue
-            stack.pop()
-            if prints[i] is None:
-                node_type = self._types[i]
-                prefix = prefixes.get(node_type.name)
-                if prefix is None:
-                    prefix = prefixes[node_type.name] = _canonical([node_type.name, node_type.version])
-                upstream: list[str] = [prints[p] for p in predecessors[i]]  # type: ignore[misc]  # all known now
-                prints[i] = _fingerprint(prefix, self._nodes[i].params, self._ports[i], upstream)
+            upstream = [prints[p] for p in predecessors[i]]
+            if None in upstream:
+                stack.append(i)
+                stack.extend(p for p, known in zip(predecessors[i], upstream) if known is None)
+                continue
+            node_type = self._types[i]
+            prefix = prefixes.get(node_type.name)
+            if prefix is None:
+                prefix = prefixes[node_type.name] = _canonical([node_type.name, node_type.version])
+            params, ports = self._nodes[i].params, self._ports[i]
+            text = (
+                f"{prefix}\0{'null' if params is None else _canonical(converter.unstructure(params))}"
+                f"\0{'null' if ports is None else _canonical(ports)}\0{','.join(upstream)}"  # type: ignore[arg-type]  # all known
+            )
+            prints[i] = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
         return prints[index]  # type: ignore[return-value]
 
     async def execute(self, i: int) -> list[int]:
@@ -718,14 +723,3 @@ def _implemented(caller: Any) -> Callable[..., Any] | None:
 
 
 _canonical = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
-
-
-def _fingerprint(prefix: str, params: Any, ports: tuple[str, ...] | None, upstream: list[str]) -> str:
-    """The digest of a node: ``prefix`` (its type and version, as JSON), params and ports as JSON, input digests."""
-    text = "\0".join((
-        prefix,
-        "null" if params is None else _canonical(converter.unstructure(params)),
-        "null" if ports is None else _canonical(ports),
-        ",".join(upstream),
-    ))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
