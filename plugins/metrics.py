@@ -1,9 +1,9 @@
-"""Prometheus metrics: per-level latency and concurrency, per-node-type durations and queue waits, runs, pools.
+"""Prometheus metrics: per-level latency and concurrency, per-node-type durations and queue waits, runs, pools, the cache.
 
 The plugin implements only run and level hooks, never a per-node one: when a
-level closes it folds its nodes' results into plain counters, and live
-gauges (concurrency, nodes in flight, pools in use) are read from the runs
-in progress when Prometheus scrapes. Labels are bounded: ``workflow``,
+level closes it folds its nodes' results into bucket counts and counters, and
+live gauges (concurrency, nodes in flight, pools in use) are read from the
+runs in progress when Prometheus scrapes. Labels are bounded: ``workflow``,
 ``scheduler``, ``node_type``, ``outcome``, ``pool`` — never a node id, a run
 id or a level number.
 
@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import math
+import itertools
+import operator
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server
@@ -40,43 +41,49 @@ NODES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 
 
 class Histogram:
-    """Cumulative bucket counts and a sum.
+    """Bucket counts and a sum for one label set; callers hold the plugin's lock.
 
-    Observations are appended to ``pending`` (one list append on the trio
-    thread) and folded into the buckets in bulk when read — one sort and a
-    bisection per bound, in C — so recording costs almost nothing per node.
-    Callers hold the plugin's lock for both.
+    ``counts[k]`` counts the observations of bucket ``k`` alone — above bound
+    ``k - 1``, at most bound ``k`` — and the last slot those above every
+    bound; the exposition's cumulative counts are summed at scrape time.
     """
 
-    __slots__ = ("bounds", "cumulative", "count", "total", "pending")
+    __slots__ = ("bounds", "les", "counts", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = bounds
-        self.cumulative = [0] * len(bounds)
-        self.count = 0
+        self.les = [*map(str, bounds), "+Inf"]
+        self.counts = [0] * (len(bounds) + 1)
         self.total = 0.0
-        self.pending: list[float] = []
 
     def observe(self, value: float) -> None:
-        self.pending.append(value)
+        """Count one observation."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def observe_sorted(self, values: list[float]) -> None:
+        """Count ``values``, sorted ascending: one bisection per bucket they span, not one per value."""
+        if not values:
+            return
+        bounds, counts = self.bounds, self.counts
+        first, last = bisect.bisect_left(bounds, values[0]), bisect.bisect_left(bounds, values[-1])
+        below = 0
+        for k in range(first, last):
+            at = bisect.bisect_right(values, bounds[k], below)
+            counts[k] += at - below
+            below = at
+        counts[last] += len(values) - below
+        self.total += sum(values)
 
     def buckets(self) -> list[tuple[str, int]]:
-        """``(le, cumulative count)`` pairs, ``+Inf`` last, with every pending observation folded in."""
-        pending = self.pending
-        if pending:
-            pending.sort()
-            for k, bound in enumerate(self.bounds):
-                self.cumulative[k] += bisect.bisect_right(pending, bound)
-            self.count += len(pending)
-            self.total += math.fsum(pending)
-            pending.clear()
-        return [*zip(map(str, self.bounds), self.cumulative, strict=True), ("+Inf", self.count)]
+        """``(le, cumulative count)`` pairs, ``+Inf`` last."""
+        return list(zip(self.les, itertools.accumulate(self.counts), strict=True))
 
 
 class _NodeStats:
-    """Everything counted for one (workflow, node type, outcome); ``durations``/``waits`` are the histograms' pending lists."""
+    """Everything counted for one (workflow, node type, outcome)."""
 
-    __slots__ = ("nodes", "attempts", "retries", "duration", "wait", "durations", "waits")
+    __slots__ = ("nodes", "attempts", "retries", "duration", "wait")
 
     def __init__(self) -> None:
         self.nodes = 0
@@ -84,8 +91,49 @@ class _NodeStats:
         self.retries = 0
         self.duration = Histogram(SECONDS)
         self.wait = Histogram(SECONDS)
-        self.durations = self.duration.pending
-        self.waits = self.wait.pending
+
+    def fold(self, ended: Sequence[dagmill.NodeResult]) -> None:
+        """Count ``ended``, final records of nodes of this type and outcome."""
+        self.nodes += len(ended)
+        attempts = [result.attempts for result in ended]
+        made = sum(attempts)
+        self.attempts += made
+        self.retries += made - (len(attempts) - attempts.count(0))
+        try:
+            durations = [result.ended_at - result.started_at for result in ended]  # type: ignore[operator]
+            waits = [result.started_at - result.ready_at for result in ended]  # type: ignore[operator]
+        except TypeError:  # some never started (skipped, cancelled before their start): they have neither figure
+            started = [result for result in ended if result.started_at is not None]
+            durations = [result.ended_at - result.started_at for result in started]  # type: ignore[operator]
+            waits = [result.started_at - result.ready_at for result in started]  # type: ignore[operator]
+        durations.sort()
+        waits.sort()
+        self.duration.observe_sorted(durations)
+        self.wait.observe_sorted(waits)
+
+
+class _RunState:
+    """A run in progress: per level, a getter of its nodes' results and its one node type (``None``: mixed); the levels folded."""
+
+    __slots__ = ("run", "levels", "folded", "level_duration", "level_width", "level_peak")
+
+    def __init__(self, run: dagmill.Run, level_duration: Histogram, level_width: Histogram, level_peak: Histogram) -> None:
+        self.run = run
+        nodes = run.workflow.nodes
+        self.levels: list[tuple[Callable[[Sequence[Any]], tuple[Any, ...]], str | None]] = []
+        for indices in run.graph.levels:
+            kinds = {nodes[i].type for i in indices}
+            self.levels.append((_getter(indices), kinds.pop() if len(kinds) == 1 else None))
+        self.folded = bytearray(len(run.graph.levels))
+        self.level_duration, self.level_width, self.level_peak = level_duration, level_width, level_peak
+
+
+def _getter(indices: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The items at ``indices`` of a sequence, as a tuple (``itemgetter`` gives a lone item bare)."""
+    if len(indices) == 1:
+        i = indices[0]
+        return lambda items: (items[i],)
+    return operator.itemgetter(*indices)
 
 
 class MetricsPlugin(Collector):
@@ -94,10 +142,8 @@ class MetricsPlugin(Collector):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._lock = threading.Lock()
-        self._runs: dict[str, dagmill.Run] = {}
-        self._folded: dict[str, set[int]] = {}
-        self._nodes: dict[str, dict[str, dict[dagmill.Status, _NodeStats]]] = {}
-        self._types: dict[str, list[str]] = {}
+        self._runs: dict[str, _RunState] = {}
+        self._nodes: dict[str, dict[tuple[str, dagmill.Status], _NodeStats]] = {}
         self._histograms: dict[tuple[str, tuple[str, ...]], Histogram] = {}
         self._counters: dict[tuple[str, tuple[str, ...]], float] = {}
         self._max_concurrency: dict[tuple[str, str], int] = {}
@@ -107,75 +153,63 @@ class MetricsPlugin(Collector):
 
     @dagmill.hookimpl
     def dagmill_run_start(self, run: dagmill.Run) -> None:
+        labels = (run.workflow.name, run.options.scheduler)
         with self._lock:
-            self._runs[run.run_id] = run
-            self._folded[run.run_id] = set()
-            self._types[run.run_id] = [node.type for node in run.workflow.nodes]
-            self._max_concurrency[(run.workflow.name, run.options.scheduler)] = run.max_concurrency
+            levels = [self._histogram(name, labels, bounds) for name, bounds in _LEVEL_HISTOGRAMS]
+            self._runs[run.run_id] = _RunState(run, *levels)
+            self._max_concurrency[labels] = run.max_concurrency
 
     @dagmill.hookimpl
     def dagmill_level_end(self, run: dagmill.Run, level: dagmill.LevelResult) -> None:
-        labels = (run.workflow.name, run.options.scheduler)
         with self._lock:
+            state = self._runs[run.run_id]
             if level.duration is not None:
-                self._histogram("level_duration_seconds", labels, SECONDS).observe(level.duration)
-            self._histogram("level_width", labels, NODES).observe(level.width)
-            self._histogram("level_peak_concurrency", labels, NODES).observe(level.peak_concurrency)
-            self._folded[run.run_id].add(level.level)
-            self._fold(run, run.graph.levels[level.level])
+                state.level_duration.observe(level.duration)
+            state.level_width.observe(level.width)
+            state.level_peak.observe(level.peak_concurrency)
+            self._fold(state, level.level)
 
     @dagmill.hookimpl
     def dagmill_node_stalled(self, run: dagmill.Run, node: dagmill.Node) -> None:
         with self._lock:
             self._count("nodes_stalled", (run.workflow.name, node.type))
 
-    @dagmill.hookimpl
+    @dagmill.hookimpl(trylast=True)  # after the journal has put its cache figures in the result's extras
     def dagmill_run_end(self, run: dagmill.Run, result: dagmill.RunResult) -> None:
-        outcome = result.status.value
-        labels = (result.workflow, result.scheduler, outcome)
+        labels = (result.workflow, result.scheduler, result.status.value)
+        cache = result.extras.get("cache")
         with self._lock:
-            closed = self._folded[run.run_id]
-            for depth, indices in enumerate(run.graph.levels):
-                if depth not in closed:
-                    self._fold(run, indices)
+            state = self._runs.pop(run.run_id)
+            for depth, folded in enumerate(state.folded):
+                if not folded:
+                    self._fold(state, depth)
             self._count("runs", labels)
             self._histogram("run_duration_seconds", labels, SECONDS).observe(result.duration)
-            del self._runs[run.run_id], self._folded[run.run_id], self._types[run.run_id]
+            if cache is not None:
+                self._count("cache_hits", (result.workflow,), cache["hits"])
+                self._count("cache_misses", (result.workflow,), cache["misses"])
 
-    def _fold(self, run: dagmill.Run, indices: Sequence[int]) -> None:
-        """Count the ended nodes among ``indices`` (a level; at run end, the levels never closed)."""
-        by_type = self._nodes.setdefault(run.workflow.name, {})
-        types = self._types[run.run_id]
-        results = run.results()
-        ended = [results[i] for i in indices]
-        kinds = {types[i] for i in indices}
-        if None not in ended and len(kinds) == 1:
-            outcomes = {result.status for result in ended}  # type: ignore[union-attr]
-            if len(outcomes) == 1:
-                # the common case, a level of one type and one outcome: whole-list operations, no per-node branches
-                self._fold_alike(by_type, kinds.pop(), outcomes.pop(), ended)  # type: ignore[arg-type]
-                return
-        for i, result in zip(indices, ended, strict=True):
-            if result is not None:
-                self._fold_alike(by_type, types[i], result.status, [result])
-
-    @staticmethod
-    def _fold_alike(
-        by_type: dict[str, dict[dagmill.Status, _NodeStats]], node_type: str, status: dagmill.Status, ended: list[dagmill.NodeResult]
-    ) -> None:
-        by_status = by_type.get(node_type)
-        if by_status is None:
-            by_status = by_type[node_type] = {}
-        stats = by_status.get(status)
-        if stats is None:
-            stats = by_status[status] = _NodeStats()
-        stats.nodes += len(ended)
-        attempts = [result.attempts for result in ended if result.attempts]
-        stats.attempts += sum(attempts)
-        stats.retries += sum(attempts) - len(attempts)
-        started = [result for result in ended if result.started_at is not None]
-        stats.durations.extend([result.ended_at - result.started_at for result in started])  # type: ignore[operator]
-        stats.waits.extend([result.started_at - result.ready_at for result in started])  # type: ignore[operator]
+    def _fold(self, state: _RunState, depth: int) -> None:
+        """Count the nodes of level ``depth`` (all ended) by node type and final status."""
+        state.folded[depth] = 1
+        run = state.run
+        getter, node_type = state.levels[depth]
+        ended: tuple[dagmill.NodeResult, ...] = getter(run.results())
+        statuses = [result.status for result in ended]
+        if node_type is not None and statuses.count(statuses[0]) == len(statuses):
+            # the common case, a level of one type and one outcome: whole-list operations, no per-node branches
+            groups: dict[tuple[str, dagmill.Status], Sequence[dagmill.NodeResult]] = {(node_type, statuses[0]): ended}
+        else:
+            groups = {}
+            nodes = run.workflow.nodes
+            for i, result, status in zip(run.graph.levels[depth], ended, statuses, strict=True):
+                groups.setdefault((nodes[i].type, status), []).append(result)  # type: ignore[attr-defined]
+        stats = self._nodes.setdefault(run.workflow.name, {})
+        for key, group in groups.items():
+            found = stats.get(key)
+            if found is None:
+                found = stats[key] = _NodeStats()
+            found.fold(group)
 
     def _histogram(self, name: str, labels: tuple[str, ...], bounds: Sequence[float]) -> Histogram:
         key = (name, labels)
@@ -195,16 +229,15 @@ class MetricsPlugin(Collector):
         with self._lock:
             histograms = {key: (h.buckets(), h.total) for key, h in self._histograms.items()}
             counters = dict(self._counters)
-            for workflow, by_type in self._nodes.items():
-                for node_type, by_status in by_type.items():
-                    for status, stats in by_status.items():
-                        labels = (workflow, node_type, status.value)
-                        _add(counters, ("nodes", (workflow, status.value)), stats.nodes)
-                        _add(counters, ("node_attempts", labels), stats.attempts)
-                        _add(counters, ("node_retries", (workflow, node_type)), stats.retries)
-                        histograms[("node_duration_seconds", labels)] = (stats.duration.buckets(), stats.duration.total)
-                        histograms[("node_queue_wait_seconds", labels)] = (stats.wait.buckets(), stats.wait.total)
-            runs = list(self._runs.values())
+            for workflow, by_kind in self._nodes.items():
+                for (node_type, status), stats in by_kind.items():
+                    labels = (workflow, node_type, status.value)
+                    _add(counters, ("nodes", (workflow, status.value)), stats.nodes)
+                    _add(counters, ("node_attempts", labels), stats.attempts)
+                    _add(counters, ("node_retries", (workflow, node_type)), stats.retries)
+                    histograms[("node_duration_seconds", labels)] = (stats.duration.buckets(), stats.duration.total)
+                    histograms[("node_queue_wait_seconds", labels)] = (stats.wait.buckets(), stats.wait.total)
+            runs = [state.run for state in self._runs.values()]
             limits = dict(self._max_concurrency)
         for name, help_text, labels in _HISTOGRAMS:
             family = HistogramMetricFamily(f"dagmill_{name}", help_text, labels=labels)
@@ -255,6 +288,7 @@ def _add(table: dict[Any, float], key: Any, value: float) -> None:
     table[key] = table.get(key, 0) + value
 
 
+_LEVEL_HISTOGRAMS = (("level_duration_seconds", SECONDS), ("level_width", NODES), ("level_peak_concurrency", NODES))
 _HISTOGRAMS = (
     ("level_duration_seconds", "Time from the first start to the last end of a graph level's nodes.", ["workflow", "scheduler"]),
     ("level_width", "Nodes per graph level.", ["workflow", "scheduler"]),
@@ -269,6 +303,8 @@ _COUNTERS = (
     ("node_attempts", "Attempts made by nodes, by the node's final status.", ["workflow", "node_type", "outcome"]),
     ("node_retries", "Attempts after the first.", ["workflow", "node_type"]),
     ("nodes_stalled", "Nodes reported stalled (no heartbeat past stall_after).", ["workflow", "node_type"]),
+    ("cache_hits", "Cacheable nodes whose output the journal's cache had (runs with a journal).", ["workflow"]),
+    ("cache_misses", "Cacheable nodes the journal's cache could not answer, so they ran.", ["workflow"]),
 )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 import dagmill
 import nodetypes
+from dagmill.plugins.journal import Journal
 from dagmill.plugins.metrics import MetricsPlugin
+
+DOCS = Path(__file__).parent.parent.parent / "docs" / "metrics.md"
 
 DOC = {
     "name": "metered",
@@ -110,3 +115,36 @@ async def test_exposition_passes_promtool(autojump_clock: trio.testing.MockClock
     await metered(registry, fail_policy="continue")
     checked = subprocess.run(["promtool", "check", "metrics"], input=generate_latest(registry), capture_output=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_cache_hits_and_misses_come_from_the_journal(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    plugin = MetricsPlugin(registry)
+    document = {
+        "name": "cached",
+        "nodes": [{"id": "a", "type": "t.value", "params": {"value": 1}, "cache": True}, {"id": "b", "type": "t.sum"}],
+        "edges": [{"source": "a", "target": "b"}],
+    }
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        # the metrics plugin registered last, so pluggy would call it first: only trylast lets it see the journal's figures
+        first = await dagmill.arun(document, plugins=[nodetypes, journal, plugin])
+        again = await dagmill.arun(document, plugins=[nodetypes, journal, plugin])
+    assert first.extras["cache"] == {"hits": 0, "misses": 1}
+    assert again.extras["cache"] == {"hits": 1, "misses": 0}
+    assert registry.get_sample_value("dagmill_cache_hits_total", {"workflow": "cached"}) == 1
+    assert registry.get_sample_value("dagmill_cache_misses_total", {"workflow": "cached"}) == 1
+
+
+def test_no_cache_metrics_without_a_journal() -> None:
+    registry = CollectorRegistry()
+    dagmill.run(DOC, plugins=[nodetypes, MetricsPlugin(registry)], fail_policy="continue", handle_signals=False)
+    assert "dagmill_cache_hits_total{" not in generate_latest(registry).decode()
+
+
+def test_docs_list_every_exported_metric_and_no_other() -> None:
+    registry = CollectorRegistry()
+    MetricsPlugin(registry)
+    exported = {family.name + ("_total" if family.type == "counter" else "") for family in registry.collect()}
+    table = re.findall(r"^\| `(dagmill_[a-z_]+)` \|", DOCS.read_text(), flags=re.MULTILINE)
+    assert len(table) == len(set(table))
+    assert set(table) == exported
