@@ -8,17 +8,30 @@ future), downstream dask nodes get the futures themselves and dask moves
 the data between workers; the engine pulls a value only for a consumer on
 another executor and for the run's result.
 
-A node still ends when its task ends, so statuses, retries, timeouts and
-metrics mean what they mean elsewhere. Dask is an optional extra:
-``pip install 'dagmill[dask]'``.
+Nodes run ahead. When a dask node is submitted, the dask nodes downstream
+of it whose inputs all come from dask nodes are submitted with it, each
+depending on its inputs' futures, so the cluster starts each one the
+moment its inputs exist instead of after a round trip through the engine.
+The engine still starts and ends every node itself, so statuses, retries,
+timeouts and metrics keep their meaning: starting a node takes over the
+task that ran ahead for it when that task was built from the very futures
+the engine passes, and submits a new task otherwise. With a
+``max_concurrency`` limit, at most that many tasks that ran ahead are
+unfinished at a time. Nodes never run ahead when a plugin answers
+``dagmill_node_lookup`` (a stored result could make the run skip them) or
+``dagmill_node_resources``, nor when they use resource pools. Dask is an
+optional extra: ``pip install 'dagmill[dask]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import heapq
+import itertools
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -39,15 +52,43 @@ class DaskValue(dagmill.Deferred):
         return await trio.to_thread.run_sync(self.future.result, abandon_on_cancel=True)
 
 
-def _on_dask(node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: Any) -> Any:
-    """The task body on a dask worker (dask has already replaced input futures with their values)."""
+def _on_dask(node_type: dagmill.NodeType, params: Any, ports: tuple[str, ...] | None, values: list[Any], ctx: Any) -> Any:
+    """The task body on a dask worker (dask has already replaced the input references with their values)."""
+    inputs = values if ports is None else dict(zip(ports, values, strict=True))
     if node_type.is_async:
         return trio.run(functools.partial(node_type.func, params, inputs, ctx))
     return node_type.func(params, inputs, ctx)
 
 
+class _Ahead:
+    """A task that runs ahead of its node: its future, the keys of its inputs' futures, whether it counts against the limit."""
+
+    __slots__ = ("future", "inputs", "counted")
+
+    def __init__(self, future: Any, inputs: tuple[Any, ...]) -> None:
+        self.future, self.inputs = future, inputs
+        self.counted = False
+
+
+class _Pending:
+    """A node joining the next submission: its new task, or ``None`` when it takes over a task that ran ahead."""
+
+    __slots__ = ("index", "key", "task", "future", "abandoned")
+
+    def __init__(self, index: int, key: str, task: Any, future: Any = None) -> None:
+        self.index, self.key, self.task, self.future = index, key, task, future
+        self.abandoned = False
+
+
 class DaskExecutor(dagmill.Executor):
-    """Submits each node as one task to a ``distributed.Client``; waits for it without pulling its result."""
+    """Submits nodes as tasks to a ``distributed.Client``, the nodes downstream ahead; waits without pulling results.
+
+    Invariants, on the trio thread: a node is in ``_waited`` from the
+    submission of its task until its ``submit`` returns, and in ``_ahead``
+    from the submission of a task that runs ahead of it until the engine
+    starts it (or its task can no longer be used); ``_unfinished`` counts
+    the ``_Ahead`` entries with ``counted`` set.
+    """
 
     name = "dask"
     description = "node bodies on a dask.distributed cluster (a LocalCluster unless --dask-scheduler is given)"
@@ -57,10 +98,12 @@ class DaskExecutor(dagmill.Executor):
     async def __aenter__(self) -> DaskExecutor:
         try:
             import distributed
+            from dask.task_spec import List, Task, TaskRef
         except ImportError:
             raise dagmill.UsageError("the dask executor needs dask.distributed: pip install 'dagmill[dask]'") from None
-        address = self.run.options.settings.get("dask_scheduler")
-        workers = self.run.options.settings.get("dask_workers") or min(4, os.cpu_count() or 1)
+        run = self.run
+        address = run.options.settings.get("dask_scheduler")
+        workers = run.options.settings.get("dask_workers") or min(4, os.cpu_count() or 1)
 
         def connect() -> tuple[Any, Any]:
             if address:
@@ -74,16 +117,33 @@ class DaskExecutor(dagmill.Executor):
             self.cluster, self.client = await trio.to_thread.run_sync(connect)
         except OSError as exc:
             raise dagmill.UsageError(f"--dask-scheduler {address}: cannot connect: {exc}") from None
-        self.token = trio.lowlevel.current_trio_token()
-        self.settings = dict(self.run.options.settings)
-        self._batch: list[list[Any]] = []
+        self._task, self._ref, self._list = Task, TaskRef, List
+        self._token = trio.lowlevel.current_trio_token()
+        self.settings = dict(run.options.settings)
+        self._may_run_ahead = _may_run_ahead(run, self.name)
+        self._limit = run.max_concurrency or math.inf
+        self._rank = [0] * len(run.graph.ids)
+        for position, i in enumerate(run.graph.order):
+            self._rank[i] = position
+        self._frontier: list[tuple[int, int]] = []
+        """A heap of (topological rank, node) of nodes that may run ahead once their inputs have futures."""
+        self._serial = itertools.count()
+        self._waited: dict[int, Any] = {}
+        self._ahead: dict[int, _Ahead] = {}
+        self._unfinished = 0
+        self._batch: list[_Pending] = []
         self._mapped = trio.Event()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        left = [ahead.future for ahead in self._ahead.values()]
+        self._ahead.clear()
+
         def close() -> None:
+            if left:
+                self.client.cancel(left)
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
@@ -91,49 +151,151 @@ class DaskExecutor(dagmill.Executor):
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(close)
 
-    async def _submit(self, task: tuple[Any, ...]) -> Any:
-        """Submit one task; tasks submitted in the same trio tick go to the scheduler in one ``client.map``."""
-        slot: list[Any] = [task, None, False]  # the task, its future, whether its node stopped waiting
-        self._batch.append(slot)
+    async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+        i = self.run.graph.index[ctx.node_id]
+        ports = tuple(inputs) if isinstance(inputs, dict) else None
+        values = list(inputs.values()) if ports is not None else inputs
+        ahead = self._ahead.pop(i, None)
+        if ahead is not None:
+            self._uncount(ahead)
+        if ahead is not None and ahead.future.status != "cancelled" and ahead.inputs == _keys(values):
+            pending = _Pending(i, ahead.future.key, None, ahead.future)
+        else:
+            args = self._list(*(self._ref(value.future.key) if isinstance(value, DaskValue) else value for value in values))
+            context = _Context(ctx.run_id, ctx.node_id, ctx.attempt, self.settings)
+            key = f"{ctx.node_id}-{ctx.run_id}-{next(self._serial)}"
+            pending = _Pending(i, key, self._task(key, _on_dask, node_type, params, ports, args, context))
+        await self._join(pending)
+        future = pending.future
+        done = trio.Event()
+        future.add_done_callback(self._soon(done.set))
+        try:
+            await done.wait()
+        except trio.Cancelled:
+            self._drop_ahead(i)
+            self.client.cancel([future])
+            raise
+        finally:
+            del self._waited[i]
+        if future.status == "finished":
+            return DaskValue(future)
+        self._drop_ahead(i)
+        if future.status == "error":
+            raise future.exception()
+        raise RuntimeError(f"dask cancelled the task of node {ctx.node_id!r}")
+
+    async def _join(self, pending: _Pending) -> None:
+        """Add a node to the next submission; on return its future is set and the node is in ``_waited``.
+
+        Nodes that join in the same trio tick go to the scheduler in one
+        ``client.get``, together with the tasks that run ahead of them.
+        """
+        self._batch.append(pending)
         if len(self._batch) == 1:
             await trio.lowlevel.cancel_shielded_checkpoint()  # let the nodes that became ready with this one join in
             batch, self._batch = self._batch, []
-            columns = list(zip(*(entry[0] for entry in batch), strict=True))
-            futures = self.client.map(_on_dask, *columns[:4], key=list(columns[4]), pure=False)
-            for entry, future in zip(batch, futures, strict=True):
-                entry[1] = future
-            abandoned = [entry[1] for entry in batch if entry[2]]
-            if abandoned:
-                self.client.cancel(abandoned)
+            self._flush(batch)
             self._mapped.set()
             self._mapped = trio.Event()
         else:
             try:
                 await self._mapped.wait()
             except trio.Cancelled:
-                slot[2] = True
+                pending.abandoned = True
                 raise
-        return slot[1]
 
-    async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
-        if isinstance(inputs, dict):
-            args: Any = {port: _unwrap(value) for port, value in inputs.items()}
-        else:
-            args = [_unwrap(value) for value in inputs]
-        context = _Context(ctx.run_id, ctx.node_id, ctx.attempt, self.settings)
-        future = await self._submit((node_type, params, args, context, f"{ctx.node_id}-{ctx.run_id}-{ctx.attempt}"))
-        done = trio.Event()
-        future.add_done_callback(lambda _: self.token.run_sync_soon(done.set))
-        try:
-            await done.wait()
-        except trio.Cancelled:
-            self.client.cancel([future])
-            raise
-        if future.status == "error":
-            raise future.exception()
-        if future.status == "cancelled":
-            raise RuntimeError(f"dask cancelled the task of node {ctx.node_id!r}")
-        return DaskValue(future)
+    def _flush(self, batch: list[_Pending]) -> None:
+        """Submit the batch's new tasks and, in topological order, the tasks that may run ahead now."""
+        graph = self.run.graph
+        batch = [entry for entry in batch if not entry.abandoned or entry.task is None]  # a cancelled node's new task is not sent
+        tasks = {entry.key: entry.task for entry in batch if entry.task is not None}
+        keys = {entry.index: entry.key for entry in batch if not entry.abandoned}
+        frontier, rank = self._frontier, self._rank
+        for i in keys:
+            for s in graph.successors[i]:
+                heapq.heappush(frontier, (rank[s], s))
+        planned: dict[int, tuple[str, tuple[str, ...]]] = {}
+        room = self._limit - self._unfinished
+        while frontier and room > 0:
+            s = heapq.heappop(frontier)[1]
+            if s in keys or s in self._waited or not self._may_run_ahead[s] or self.run.result(s) is not None:
+                continue
+            inputs = tuple(self._key_of(p, keys) for p in graph.predecessors[s])
+            if None in inputs:
+                continue  # back on the frontier when its last input gets a future
+            old = self._ahead.get(s)
+            if old is not None and old.inputs == inputs:
+                continue
+            node_id, node = graph.ids[s], self.run.workflow.nodes[s]
+            key = keys[s] = f"{node_id}-{self.run.run_id}-{next(self._serial)}"
+            context = _Context(self.run.run_id, node_id, 1, self.settings)
+            args = self._list(*map(self._ref, inputs))
+            tasks[key] = self._task(key, _on_dask, self.run.registry.node_types[node.type], node.params, graph.ports[s], args, context)
+            planned[s] = key, inputs  # type: ignore[assignment]  # inputs are all keys here
+            room -= 1
+            for t in graph.successors[s]:
+                heapq.heappush(frontier, (rank[t], t))
+        futures = dict(zip(tasks, self.client.get(tasks, list(tasks), sync=False), strict=True)) if tasks else {}
+        abandoned = []  # tasks that ran ahead of nodes cancelled while this batch formed
+        for entry in batch:
+            if entry.task is not None:
+                entry.future = futures[entry.key]
+            if entry.abandoned:
+                abandoned.append(entry.future)
+            else:
+                self._waited[entry.index] = entry.future
+        for s, (key, inputs) in planned.items():
+            old = self._ahead.get(s)
+            if old is not None:
+                self._uncount(old)
+            ahead = self._ahead[s] = _Ahead(futures[key], inputs)
+            if self._limit < math.inf:
+                ahead.counted = True
+                self._unfinished += 1
+                ahead.future.add_done_callback(self._soon(functools.partial(self._uncount, ahead)))
+        if abandoned:
+            self.client.cancel(abandoned)
+
+    def _key_of(self, p: int, keys: dict[int, str]) -> str | None:
+        """The key of the future that holds (or will hold) node ``p``'s output, if there is one."""
+        key = keys.get(p)
+        if key is not None:
+            return key
+        future = self._waited.get(p)
+        if future is not None:
+            return future.key
+        ahead = self._ahead.get(p)
+        if ahead is not None:
+            return ahead.future.key
+        output = self.run.output(p)
+        return output.future.key if isinstance(output, DaskValue) else None
+
+    def _uncount(self, ahead: _Ahead) -> None:
+        """A task that ran ahead ended, or its node started: it no longer counts against the limit."""
+        if ahead.counted:
+            ahead.counted = False
+            self._unfinished -= 1
+
+    def _drop_ahead(self, i: int) -> None:
+        """Forget the tasks that ran ahead of node ``i``'s descendants: they are built on its failed or cancelled task."""
+        stack = [i]
+        while stack:
+            for s in self.run.graph.successors[stack.pop()]:
+                ahead = self._ahead.pop(s, None)
+                if ahead is not None:
+                    self._uncount(ahead)
+                    stack.append(s)
+
+    def _soon(self, function: Callable[[], Any]) -> Callable[[Any], None]:
+        """A future's done callback (called on another thread) that calls ``function`` on the trio thread."""
+
+        def callback(_: Any) -> None:
+            try:
+                self._token.run_sync_soon(function)
+            except trio.RunFinishedError:
+                pass  # a task that ran ahead ended after the run
+
+        return callback
 
 
 class _Context:
@@ -148,8 +310,20 @@ class _Context:
         """Progress from a dask worker is not reported (accepted and dropped)."""
 
 
-def _unwrap(value: Any) -> Any:
-    return value.future if isinstance(value, DaskValue) else value
+def _keys(values: Sequence[Any]) -> tuple[Any, ...]:
+    """The keys of the futures among a node's inputs, ``None`` for inputs that are plain values."""
+    return tuple(value.future.key if isinstance(value, DaskValue) else None for value in values)
+
+
+def _may_run_ahead(run: dagmill.Run, name: str) -> bytearray:
+    """Per node, whether its task may be submitted before the engine starts it (see the module's docstring)."""
+    hook = run.registry.hook
+    if hook.dagmill_node_lookup.get_hookimpls() or hook.dagmill_node_resources.get_hookimpls():
+        return bytearray(len(run.graph.ids))
+    # the engine's precedence for a node's executor: the node, the run, the document's defaults, the node type
+    default = run.options.executor or run.workflow.defaults.executor
+    types = run.registry.node_types
+    return bytearray(not node.resources and (node.executor or default or types[node.type].executor) == name for node in run.workflow.nodes)
 
 
 @dagmill.hookimpl

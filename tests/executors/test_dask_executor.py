@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing.resource_tracker
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -12,7 +17,7 @@ import pytest
 
 import dagmill
 import nodetypes
-from conftest import child_processes
+from conftest import chain, child_processes
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed: pip install 'dagmill[dask]'")
 
@@ -94,6 +99,7 @@ async def test_a_killed_worker_fails_the_node_and_the_run_goes_on(cluster: str) 
 
 
 async def test_fail_fast_cancels_dask_nodes_and_the_run_cluster_leaves_no_process(tmp_path: Path) -> None:
+    multiprocessing.resource_tracker.ensure_running()  # the interpreter's one tracker, which a LocalCluster starts and keeps
     before = child_processes()
     doc = {
         "nodes": [
@@ -112,3 +118,130 @@ async def test_missing_dask_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(dagmill.UsageError, match=r"the dask executor needs dask.distributed: pip install 'dagmill\[dask\]'"):
         await dagmill.arun({"nodes": [{"id": "a", "type": "t.noop", "executor": "dask"}]}, plugins=[nodetypes])
+
+
+def recorded_submissions(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Make ``Client.get`` record, per call, the node ids of the tasks it submits."""
+    calls: list[list[str]] = []
+    original = distributed.Client.get
+
+    def recording(self: Any, dsk: dict[str, Any], keys: Any, **kwargs: Any) -> Any:
+        calls.append([key.split("-")[0] for key in dsk])
+        return original(self, dsk, keys, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "get", recording)
+    return calls
+
+
+def on_dask(document: dict[str, Any]) -> dict[str, Any]:
+    for node in document["nodes"]:
+        node["executor"] = "dask"
+    return document
+
+
+async def test_a_dask_chain_goes_to_the_scheduler_in_one_submission(cluster: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = recorded_submissions(monkeypatch)
+    result = await dagmill.arun(on_dask(chain(4)), plugins=[nodetypes], settings={"dask_scheduler": cluster}, max_concurrency=0)
+    assert result.outputs == {"n3": 1}
+    assert calls == [["n0", "n1", "n2", "n3"]]
+
+
+async def test_a_node_that_ran_ahead_of_a_retried_upstream_runs_again_on_the_retry_output(cluster: str) -> None:
+    doc = on_dask(
+        {
+            "nodes": [{"id": "flaky", "type": "t.flaky", "retries": 1, "retry_backoff": 0}, {"id": "after", "type": "t.sum"}],
+            "edges": [{"source": "flaky", "target": "after"}],
+        }
+    )
+    result = await dagmill.arun(doc, plugins=[nodetypes], settings={"dask_scheduler": cluster}, max_concurrency=0)
+    assert result.nodes["flaky"].attempts == 2
+    assert (result.nodes["after"].status, result.nodes["after"].output, result.nodes["after"].attempts) == (dagmill.Status.SUCCEEDED, 2, 1)
+
+
+async def test_nodes_do_not_run_ahead_when_a_plugin_can_answer_from_a_store(cluster: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    class Store:
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, node: dagmill.Node) -> dagmill.StoredResult | None:
+            return dagmill.StoredResult(7, "store") if node.id == "stored" else None
+
+    calls = recorded_submissions(monkeypatch)
+    doc = on_dask(
+        {
+            "nodes": [
+                {"id": "first", "type": "t.value", "params": {"value": 1}},
+                {"id": "stored", "type": "t.pid", "params": {"marker": str(tmp_path / "ran")}},
+                {"id": "last", "type": "t.echo"},
+            ],
+            "edges": [{"source": "first", "target": "stored"}, {"source": "stored", "target": "last"}],
+        }
+    )
+    result = await dagmill.arun(doc, plugins=[nodetypes, Store()], settings={"dask_scheduler": cluster}, max_concurrency=0)
+    assert result.outputs == {"last": [7]}
+    assert result.nodes["stored"].status is dagmill.Status.CACHED
+    assert calls == [["first"], ["last"]]
+    assert not (tmp_path / "ran").exists()
+
+
+async def test_a_killed_worker_is_retried_by_policy(cluster: str) -> None:
+    doc = {"nodes": [{"id": "crash", "type": "t.die", "executor": "dask", "retries": 1, "retry_backoff": 0}]}
+    result = await dagmill.arun(doc, plugins=[nodetypes], settings={"dask_scheduler": cluster}, timeout=120)
+    assert result.nodes["crash"].status is dagmill.Status.FAILED
+    assert result.nodes["crash"].attempts == 2
+    assert "KilledWorker" in result.nodes["crash"].error  # type: ignore[operator]
+
+
+async def test_mixed_executors_in_one_run_pass_outputs_along(cluster: str) -> None:
+    doc = {
+        "nodes": [
+            {"id": "start", "type": "t.value", "params": {"value": 3}},
+            {"id": "squares", "type": "t.spin", "params": {"rounds": 10}, "executor": "process"},
+            {"id": "total", "type": "t.sum", "executor": "dask"},
+            {"id": "listed", "type": "t.echo", "executor": "thread"},
+            *({"id": f"where-{name}", "type": "t.pid", "executor": name} for name in ("inline", "thread", "process", "dask")),
+        ],
+        "edges": [
+            {"source": "start", "target": "squares"},
+            {"source": "squares", "target": "total"},
+            {"source": "total", "target": "listed"},
+        ],
+    }
+    result = await dagmill.arun(doc, plugins=[nodetypes], settings={"dask_scheduler": cluster}, max_concurrency=0)
+    assert result.outputs["listed"] == [sum(i * i for i in range(10)) + 3]
+    pids = {name: result.outputs[f"where-{name}"]["pid"] for name in ("inline", "thread", "process", "dask")}
+    assert pids["inline"] == pids["thread"] == os.getpid()
+    assert len({pids["inline"], pids["process"], pids["dask"]}) == 3
+
+
+def test_ctrl_c_reaches_a_dask_node_and_leaves_no_stray_process(plugin_env: dict[str, str], tmp_path: Path) -> None:
+    marker = tmp_path / "pid"
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps({"nodes": [{"id": "long", "type": "t.pid", "params": {"seconds": 600, "marker": str(marker)}}]}))
+    command = [sys.executable, "-m", "dagmill", "run", str(flow), "--json", "--executor", "dask", "--dask-workers", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=plugin_env, cwd=tmp_path) as proc:
+        deadline = time.monotonic() + 120
+        while not marker.exists() or not marker.read_text():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the dask worker never started the node"
+            time.sleep(0.05)
+        worker = int(marker.read_text())
+        nanny = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert json.loads(out)["nodes"]["long"]["status"] == "cancelled"
+    for pid in (worker, nanny):
+        assert not alive(pid, within=10), f"process {pid} outlived the run"
+
+
+def alive(pid: int, within: float) -> bool:
+    """Whether process ``pid`` still exists ``within`` seconds from now (a zombie counts as gone)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.05)
+    return True
