@@ -1,9 +1,10 @@
 """Prometheus metrics: per-level latency and concurrency, per-node-type durations and queue waits, runs, pools, the cache.
 
-The plugin implements only run and level hooks, never a per-node one: when a
-level closes it folds its nodes' results into bucket counts and counters, and
-live gauges (concurrency, nodes in flight, pools in use) are read from the
-runs in progress when Prometheus scrapes. Labels are bounded: ``workflow``,
+The plugin implements only run and level hooks, never a per-node one. A
+closed level is noted, and its nodes' results are folded into bucket counts
+and counters when the metrics are read (a scrape) or the run ends, so the run
+loop pays for neither in between; live gauges (concurrency, nodes in flight,
+pools in use) are read from the runs in progress. Labels are bounded: ``workflow``,
 ``scheduler``, ``node_type``, ``outcome``, ``pool`` — never a node id, a run
 id or a level number.
 
@@ -113,9 +114,13 @@ class _NodeStats:
 
 
 class _RunState:
-    """A run in progress: per level, a getter of its nodes' results and its one node type (``None``: mixed); the levels folded."""
+    """A run in progress: per level, a getter of its nodes' results and its one node type (``None``: mixed).
 
-    __slots__ = ("run", "levels", "folded", "level_duration", "level_width", "level_peak")
+    ``closed`` lists the levels closed since the last fold; ``folded`` marks
+    the levels counted, each exactly once, whoever folds it first.
+    """
+
+    __slots__ = ("run", "levels", "folded", "closed", "level_duration", "level_width", "level_peak")
 
     def __init__(self, run: dagmill.Run, level_duration: Histogram, level_width: Histogram, level_peak: Histogram) -> None:
         self.run = run
@@ -125,6 +130,7 @@ class _RunState:
             kinds = {nodes[i].type for i in indices}
             self.levels.append((_getter(indices), kinds.pop() if len(kinds) == 1 else None))
         self.folded = bytearray(len(run.graph.levels))
+        self.closed: list[int] = []
         self.level_duration, self.level_width, self.level_peak = level_duration, level_width, level_peak
 
 
@@ -167,7 +173,7 @@ class MetricsPlugin(Collector):
                 state.level_duration.observe(level.duration)
             state.level_width.observe(level.width)
             state.level_peak.observe(level.peak_concurrency)
-            self._fold(state, level.level)
+            state.closed.append(level.level)
 
     @dagmill.hookimpl
     def dagmill_node_stalled(self, run: dagmill.Run, node: dagmill.Node) -> None:
@@ -180,17 +186,28 @@ class MetricsPlugin(Collector):
         cache = result.extras.get("cache")
         with self._lock:
             state = self._runs.pop(run.run_id)
-            for depth, folded in enumerate(state.folded):
-                if not folded:
-                    self._fold(state, depth)
+            for depth in range(len(state.folded)):
+                self._fold(state, depth)
             self._count("runs", labels)
             self._histogram("run_duration_seconds", labels, SECONDS).observe(result.duration)
             if cache is not None:
                 self._count("cache_hits", (result.workflow,), cache["hits"])
                 self._count("cache_misses", (result.workflow,), cache["misses"])
 
+    def _fold_closed(self) -> None:
+        """Count the levels closed since the last fold, holding the lock one level at a time so the run loop never waits long."""
+        with self._lock:
+            closed = [(state, depth) for state in self._runs.values() for depth in state.closed]
+            for state in self._runs.values():
+                state.closed.clear()
+        for state, depth in closed:
+            with self._lock:
+                self._fold(state, depth)
+
     def _fold(self, state: _RunState, depth: int) -> None:
-        """Count the nodes of level ``depth`` (all ended) by node type and final status."""
+        """Count the nodes of level ``depth`` (all ended) by node type and final status, unless counted already."""
+        if state.folded[depth]:
+            return
         state.folded[depth] = 1
         run = state.run
         getter, node_type = state.levels[depth]
@@ -226,6 +243,7 @@ class MetricsPlugin(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Render every metric (called by prometheus_client at scrape time, from its thread)."""
+        self._fold_closed()
         with self._lock:
             histograms = {key: (h.buckets(), h.total) for key, h in self._histograms.items()}
             counters = dict(self._counters)

@@ -90,6 +90,33 @@ async def test_live_gauges_during_the_run(autojump_clock: trio.testing.MockClock
     assert result.outputs["probe"] == {"concurrency": 3, "in_flight": 2, "db_in_use": 2, "db_capacity": 2, "open": 1, "runs": 1}
 
 
+async def test_a_scrape_mid_run_counts_every_closed_level_once(autojump_clock: trio.testing.MockClock) -> None:
+    registry = CollectorRegistry()
+    labels = {"workflow": "midway", "outcome": "succeeded"}
+
+    @dagmill.node_type("t.scrape")
+    def scrape(params: None, inputs: Any, ctx: dagmill.NodeContext) -> list[float | None]:
+        # two scrapes: the second must not count level 0 again
+        return [registry.get_sample_value("dagmill_nodes_total", labels) for _ in range(2)]
+
+    class Scrape:
+        @dagmill.hookimpl
+        def dagmill_node_types(self) -> list[dagmill.NodeType]:
+            return [scrape]
+
+    document = {
+        "name": "midway",
+        "nodes": [{"id": "a", "type": "t.sleep", "params": {"seconds": 1}}, {"id": "b", "type": "t.value"}, {"id": "probe", "type": "t.scrape"}],
+        "edges": [{"source": "a", "target": "probe"}, {"source": "b", "target": "probe"}],
+    }
+    result = await dagmill.arun(document, plugins=[nodetypes, MetricsPlugin(registry), Scrape()], scheduler="ready")
+    assert result.outputs["probe"] == [2, 2]  # level 0 (a, b) closed; the probe's own level is still open
+    assert registry.get_sample_value("dagmill_nodes_total", labels) == 3
+    sleep = {"workflow": "midway", "node_type": "t.sleep", "outcome": "succeeded"}
+    assert registry.get_sample_value("dagmill_node_duration_seconds_count", sleep) == 1
+    assert registry.get_sample_value("dagmill_node_duration_seconds_sum", sleep) == pytest.approx(1)
+
+
 async def test_runs_in_one_process_do_not_collide(autojump_clock: trio.testing.MockClock) -> None:
     shared, other = CollectorRegistry(), CollectorRegistry()
     plugin = MetricsPlugin(shared)
