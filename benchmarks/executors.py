@@ -1,20 +1,27 @@
 """Executors, measured: a CPU-bound fan-out, and the dask executor against dask's own ``client.get``.
 
-    python benchmarks/executors.py
+    python benchmarks/executors.py [--repeat N]
 
-1. Eight CPU-bound nodes (pure-Python loops, ~0.4 s each) fanned out from one
-   root on this machine: ``inline`` and ``thread`` hold the GIL, ``process``
-   uses every core.
+1. The same workflow on ``inline``, ``thread`` and ``process``: one root
+   fanned out to eight CPU-bound nodes, each ``t.spin`` (the sum of the
+   squares below 12 million in a generator expression: pure-Python bytecode
+   that holds the GIL throughout, ~0.8 s on this project's machine). Each
+   run is timed around ``dagmill.run`` in a fresh interpreter, as
+   ``dagmill run`` would do it, so the process pool's start-up counts every
+   time; the executors take turns, N runs each, and the table gives medians.
 2. The same graphs of no-op tasks through the ``dask`` executor and through
    ``client.get`` on one LocalCluster, at two sizes: the cost per task is the
-   slope between them, so fixed costs (connecting a client, starting a run)
-   do not count.
+   slope between the medians at each size, so fixed costs (connecting a
+   client, starting a run) do not count.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,19 +65,31 @@ def _noop(*inputs: Any) -> None:
     return None
 
 
-def main() -> None:
-    print(f"CPU-bound fan-out of 8 nodes on {os.cpu_count()} cores (seconds, best of 2):\n")
-    print("| executor | seconds | process speed-up over it |")
-    print("|---|---:|---:|")
-    times = {name: min(timed(fan_out(name)) for _ in range(2)) for name in ("inline", "thread", "process")}
-    for name, seconds in times.items():
-        print(f"| {name} | {seconds:.2f} | {seconds / times['process']:.2f}x |")
+def fan_out_once(executor: str) -> float:
+    """Seconds of one fan-out run on ``executor``, in a fresh interpreter."""
+    command = [sys.executable, __file__, "--fan-out-once", executor]
+    return float(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+
+def main(repeat: int) -> None:
+    names = ("inline", "thread", "process")
+    runs: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeat):
+        for name in names:
+            runs[name].append(fan_out_once(name))
+    times = {name: statistics.median(seconds) for name, seconds in runs.items()}
+    print(f"CPU-bound fan-out of 8 nodes on {os.cpu_count()} cores (seconds, median of {repeat}; load average before: {os.getloadavg()[0]:.2f}):\n")
+    print("| executor | median | min | max | process speed-up over it (medians) |")
+    print("|---|---:|---:|---:|---:|")
+    for name in names:
+        print(f"| {name} | {times[name]:.2f} | {min(runs[name]):.2f} | {max(runs[name]):.2f} | {times[name] / times['process']:.2f}x |")
 
     import distributed
 
     sizes = (200, 1000)
-    direct: list[float] = []
-    engine: dict[int, list[float]] = {0: [], 8: []}
+    limits = (0, 8)
+    direct: dict[int, list[float]] = {n: [] for n in sizes}
+    engine: dict[tuple[int, int], list[float]] = {(k, n): [] for k in limits for n in sizes}
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
         with distributed.Client(cluster) as client:
             settings = {"dask_scheduler": cluster.scheduler_address}
@@ -78,19 +97,27 @@ def main() -> None:
                 deps, document = noop_graph(n)
                 graph = {node: (_noop, *preds) for node, preds in deps.items()}
                 client.get(graph, list(deps))
-                direct.append(min(_direct(client, graph, deps) for _ in range(3)))
-                for k in engine:
-                    timed(document, settings=settings, scheduler="ready")
-                    engine[k].append(min(timed(document, settings=settings, scheduler="ready", max_concurrency=k) for _ in range(3)))
+                timed(document, settings=settings, scheduler="ready", max_concurrency=0)
+                for _ in range(repeat):
+                    direct[n].append(_direct(client, graph, deps))
+                    for k in limits:
+                        engine[k, n].append(timed(document, settings=settings, scheduler="ready", max_concurrency=k))
     span = sizes[1] - sizes[0]
-    per_task = (direct[1] - direct[0]) / span * 1000
-    print(f"\nDask: no-op tasks (layered, width 20, fan-in 2) on a 2-worker LocalCluster, {sizes[0]} and {sizes[1]} tasks (best of 3):\n")
+
+    def slope(medians: tuple[float, float]) -> float:
+        return (medians[1] - medians[0]) / span * 1000
+
+    get = tuple(statistics.median(direct[n]) for n in sizes)
+    per_task = slope(get)  # type: ignore[arg-type]
+    print(f"\nDask: no-op tasks (layered, width 20, fan-in 2) on a 2-worker LocalCluster, {sizes[0]} and {sizes[1]} tasks (median of {repeat}):\n")
     print(f"| how | seconds at {sizes[0]} | seconds at {sizes[1]} | ms per task (slope) | vs client.get |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| client.get (the whole graph at once) | {direct[0]:.2f} | {direct[1]:.2f} | {per_task:.2f} | 1.00x |")
-    for k, times_k in engine.items():
-        slope = (times_k[1] - times_k[0]) / span * 1000
-        print(f"| dagmill, dask executor, ready, max concurrency {k or 'unlimited'} | {times_k[0]:.2f} | {times_k[1]:.2f} | {slope:.2f} | {slope / per_task:.2f}x |")
+    print(f"| client.get (the whole graph at once) | {get[0]:.2f} | {get[1]:.2f} | {per_task:.2f} | 1.00x |")
+    for k in limits:
+        medians = tuple(statistics.median(engine[k, n]) for n in sizes)
+        cost = slope(medians)  # type: ignore[arg-type]
+        print(f"| dagmill, dask executor, ready, max concurrency {k or 'unlimited'} | {medians[0]:.2f} | {medians[1]:.2f} | {cost:.2f} | {cost / per_task:.2f}x |")
+    print(f"\nLoad average after: {os.getloadavg()[0]:.2f}")
 
 
 def _direct(client: Any, graph: dict[str, Any], deps: shapes.Deps) -> float:
@@ -100,4 +127,11 @@ def _direct(client: Any, graph: dict[str, Any], deps: shapes.Deps) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per contender (default 5)")
+    parser.add_argument("--fan-out-once", metavar="EXECUTOR", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.fan_out_once:
+        print(timed(fan_out(arguments.fan_out_once)))
+    else:
+        main(arguments.repeat)

@@ -6,6 +6,12 @@ worker), a worker that dies raises ``BrokenWorkerError`` and is replaced for
 the next call, and the pool of one run lives in one ``async with`` block, so
 no worker outlives the run.
 
+Starting a worker costs a few tenths of a second (a new interpreter that
+imports dagmill and the node types' modules), so the pool is warmed when the
+run starts: as many workers as the run can use (one per core, at most one
+per process node) start in the background and import the modules of the
+process nodes' types, while the rest of the run goes on.
+
 Each node runs in its own work directory (``ctx.workdir``, also the
 worker's current directory): removed when the node succeeds unless the run
 keeps them (``--keep-workdirs``), kept when it fails (listed in the result's
@@ -19,7 +25,9 @@ imports them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import importlib
 import os
 import pickle
 import shutil
@@ -78,6 +86,13 @@ def _in_worker(node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: Worke
         os.chdir(home)
 
 
+def _warm_up(modules: tuple[str, ...]) -> None:
+    """In a new worker: import the modules that define the run's process node types."""
+    for module in modules:
+        with contextlib.suppress(Exception):  # a module that fails to import fails its nodes, with their names
+            importlib.import_module(module)
+
+
 class WorkerDied(RuntimeError):
     """The worker process running a node died (a crash, os._exit, the OOM killer)."""
 
@@ -95,16 +110,35 @@ class ProcessExecutor(dagmill.Executor):
         self.settings = {k: v for k, v in run.options.settings.items() if _picklable(v)}
 
     async def __aenter__(self) -> ProcessExecutor:
-        self._pool = trio_parallel.open_worker_context()
-        self.workers = await self._pool.__aenter__()
+        types = [node_type for node_type, name in _node_types(self.run) if name == self.name]
+        modules = tuple(dict.fromkeys(node_type.func.__module__ for node_type in types))
+        self._warm = trio.Event()
+        async with contextlib.AsyncExitStack() as stack:
+            self.workers = await stack.enter_async_context(trio_parallel.open_worker_context())
+            self._warming = await stack.enter_async_context(trio.open_nursery())
+            self._warming.start_soon(self._warm_pool, min(len(types), int(self.limiter.total_tokens)), modules)
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._pool.__aexit__(exc_type, exc, tb)
+        self._warming.cancel_scope.cancel()  # a worker still starting after the run is of no use
+        await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def _warm_pool(self, count: int, modules: tuple[str, ...]) -> None:
+        """Start ``count`` workers at once into the pool, then let nodes in (so they take these, not start their own)."""
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(self._start_worker, modules)
+        self._warm.set()
+
+    async def _start_worker(self, modules: tuple[str, ...]) -> None:
+        with contextlib.suppress(Exception):  # a pool that cannot start workers fails the nodes, with their names
+            await self.workers.run_sync(_warm_up, modules, kill_on_cancel=True, limiter=self.limiter)
 
     async def submit(self, node_type: dagmill.NodeType, params: Any, inputs: Any, ctx: dagmill.NodeContext) -> Any:
+        await self._warm.wait()
         workdir = ctx.workdir
         context = WorkerContext(ctx.run_id, ctx.node_id, ctx.attempt, workdir, ctx.run_workdir, self.settings)
         try:
@@ -126,6 +160,13 @@ class ProcessExecutor(dagmill.Executor):
 
     def _keep(self, node_id: str, workdir: Path) -> None:
         self.run.extras.setdefault("kept_workdirs", {})[node_id] = str(workdir)
+
+
+def _node_types(run: dagmill.Run) -> list[tuple[dagmill.NodeType, str]]:
+    """Each node's type and executor, by the engine's precedence: the node, the run, the document's defaults, the type."""
+    default = run.options.executor or run.workflow.defaults.executor
+    types = run.registry.node_types
+    return [(types[node.type], node.executor or default or types[node.type].executor) for node in run.workflow.nodes]
 
 
 def _cause(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing.resource_tracker
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 import dagmill
 import nodetypes
@@ -62,6 +64,31 @@ async def test_nodes_run_where_their_executor_says(tmp_path: Path) -> None:
     workers = {out["worker0"]["pid"], out["worker1"]["pid"]}
     assert os.getpid() not in workers and len(workers) == 2
     assert out["worker0"]["cwd"] == str(tmp_path / "worker0")
+
+
+async def test_the_pool_warms_up_while_earlier_nodes_run() -> None:
+    multiprocessing.resource_tracker.ensure_running()  # the interpreter's one tracker, which spawning a worker starts
+    before = child_processes()
+    started: list[set[int]] = []
+
+    @dagmill.node_type("t.wait_for_a_worker")
+    async def wait_for_a_worker(params: None, inputs: Any, ctx: dagmill.NodeContext) -> None:
+        with trio.fail_after(60):
+            while not child_processes() - before:
+                await trio.sleep(0.01)
+        started.append(child_processes() - before)
+
+    class Plugin:
+        @dagmill.hookimpl
+        def dagmill_node_types(self) -> list[dagmill.NodeType]:
+            return [wait_for_a_worker]
+
+    doc = {
+        "nodes": [{"id": "first", "type": "t.wait_for_a_worker"}, {"id": "cpu", "type": "t.pid", "executor": "process"}],
+        "edges": [{"source": "first", "target": "cpu"}],
+    }
+    result = await dagmill.arun(doc, plugins=[nodetypes, Plugin()])
+    assert result.nodes["cpu"].output["pid"] in started[0]  # type: ignore[index]
 
 
 async def test_a_dead_worker_fails_its_node_and_the_pool_recovers() -> None:
