@@ -162,7 +162,9 @@ class MetricsPlugin(Collector):
         labels = (run.workflow.name, run.options.scheduler)
         with self._lock:
             levels = [self._histogram(name, labels, bounds) for name, bounds in _LEVEL_HISTOGRAMS]
-            self._runs[run.run_id] = _RunState(run, *levels)
+        state = _RunState(run, *levels)  # a pass over the graph: not while a scrape may wait for the lock
+        with self._lock:
+            self._runs[run.run_id] = state
             self._max_concurrency[labels] = run.max_concurrency
 
     @dagmill.hookimpl
