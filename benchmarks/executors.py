@@ -4,11 +4,13 @@
 
 1. The same workflow on ``inline``, ``thread`` and ``process``: one root
    fanned out to eight CPU-bound nodes, each ``t.spin`` (the sum of the
-   squares below 12 million in a generator expression: pure-Python bytecode
-   that holds the GIL throughout, ~0.8 s on this project's machine). Each
+   squares below 30 million in a generator expression: pure-Python bytecode
+   that holds the GIL throughout, ~2 s on this project's machine). Each
    run is timed around ``dagmill.run`` in a fresh interpreter, as
    ``dagmill run`` would do it, so the process pool's start-up counts every
    time; the executors take turns, N runs each, and the table gives medians.
+   The same workflow with ``rounds`` 0 (no work) gives each executor's fixed
+   cost, which for ``process`` is starting its workers.
 2. The same graphs of no-op tasks through the ``dask`` executor and through
    ``client.get`` on one LocalCluster, at two sizes: the cost per task is the
    slope between the medians at each size, so fixed costs (connecting a
@@ -34,12 +36,12 @@ import dagmill  # noqa: E402
 import nodetypes  # noqa: E402
 import shapes  # noqa: E402
 
-ROUNDS = 12_000_000
+ROUNDS = 30_000_000
 
 
-def fan_out(executor: str) -> dict[str, Any]:
+def fan_out(executor: str, rounds: int = ROUNDS) -> dict[str, Any]:
     nodes = [{"id": "root", "type": "t.value", "params": {"value": 1}}]
-    nodes += [{"id": f"cpu{k}", "type": "t.spin", "params": {"rounds": ROUNDS + k}, "executor": executor} for k in range(8)]
+    nodes += [{"id": f"cpu{k}", "type": "t.spin", "params": {"rounds": rounds and rounds + k}, "executor": executor} for k in range(8)]
     return {"nodes": nodes, "edges": [{"source": "root", "target": f"cpu{k}"} for k in range(8)]}
 
 
@@ -65,24 +67,28 @@ def _noop(*inputs: Any) -> None:
     return None
 
 
-def fan_out_once(executor: str) -> float:
+def fan_out_once(executor: str, rounds: int) -> float:
     """Seconds of one fan-out run on ``executor``, in a fresh interpreter."""
-    command = [sys.executable, __file__, "--fan-out-once", executor]
+    command = [sys.executable, __file__, "--fan-out-once", executor, str(rounds)]
     return float(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
 def main(repeat: int) -> None:
     names = ("inline", "thread", "process")
+    load = os.getloadavg()[0]
     runs: dict[str, list[float]] = {name: [] for name in names}
+    idle: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(repeat):
         for name in names:
-            runs[name].append(fan_out_once(name))
+            runs[name].append(fan_out_once(name, ROUNDS))
+            idle[name].append(fan_out_once(name, 0))
     times = {name: statistics.median(seconds) for name, seconds in runs.items()}
-    print(f"CPU-bound fan-out of 8 nodes on {os.cpu_count()} cores (seconds, median of {repeat}; load average before: {os.getloadavg()[0]:.2f}):\n")
-    print("| executor | median | min | max | process speed-up over it (medians) |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"CPU-bound fan-out of 8 nodes on {os.cpu_count()} cores (seconds, median of {repeat}; load average before: {load:.2f}):\n")
+    print("| executor | median | min | max | process speed-up over it (medians) | fixed cost (no work, median) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in names:
-        print(f"| {name} | {times[name]:.2f} | {min(runs[name]):.2f} | {max(runs[name]):.2f} | {times[name] / times['process']:.2f}x |")
+        fixed = statistics.median(idle[name])
+        print(f"| {name} | {times[name]:.2f} | {min(runs[name]):.2f} | {max(runs[name]):.2f} | {times[name] / times['process']:.2f}x | {fixed:.2f} |")
 
     import distributed
 
@@ -129,9 +135,10 @@ def _direct(client: Any, graph: dict[str, Any], deps: shapes.Deps) -> float:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="runs per contender (default 5)")
-    parser.add_argument("--fan-out-once", metavar="EXECUTOR", help=argparse.SUPPRESS)
+    parser.add_argument("--fan-out-once", nargs=2, metavar=("EXECUTOR", "ROUNDS"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.fan_out_once:
-        print(timed(fan_out(arguments.fan_out_once)))
+        executor, rounds = arguments.fan_out_once
+        print(timed(fan_out(executor, int(rounds))))
     else:
         main(arguments.repeat)

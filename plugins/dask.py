@@ -26,6 +26,7 @@ optional extra: ``pip install 'dagmill[dask]'``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import heapq
 import itertools
@@ -43,21 +44,47 @@ import dagmill
 class DaskValue(dagmill.Deferred):
     """A node output kept on the cluster: the future of the task that computed it."""
 
-    __slots__ = ("future",)
+    __slots__ = ("future", "_executor")
 
-    def __init__(self, future: Any) -> None:
-        self.future = future
+    def __init__(self, future: Any, executor: DaskExecutor) -> None:
+        self.future, self._executor = future, executor
 
     async def fetch(self) -> Any:
-        return await trio.to_thread.run_sync(self.future.result, abandon_on_cancel=True)
+        return await self._executor.fetch(self.future)
 
 
-def _on_dask(node_type: dagmill.NodeType, params: Any, ports: tuple[str, ...] | None, values: list[Any], ctx: Any) -> Any:
-    """The task body on a dask worker (dask has already replaced the input references with their values)."""
-    inputs = values if ports is None else dict(zip(ports, values, strict=True))
-    if node_type.is_async:
-        return trio.run(functools.partial(node_type.func, params, inputs, ctx))
-    return node_type.func(params, inputs, ctx)
+class _Gathering:
+    """Futures whose values one ``client.gather`` fetches, and then the values (``None``: fetch one by one)."""
+
+    __slots__ = ("futures", "values", "done")
+
+    def __init__(self) -> None:
+        self.futures: list[Any] = []
+        self.values: list[Any] | None = None
+        self.done = trio.Event()
+
+
+class _Call:
+    """A task's function: one node's call, given its input values on the worker (dask replaced the references).
+
+    Dask tokenizes every task it is given; the task's key, unique in the
+    run, is this call's token, so tokenizing does not pickle the node type,
+    params and context of every task.
+    """
+
+    __slots__ = ("key", "node_type", "params", "ports", "ctx")
+
+    def __init__(self, key: str, node_type: dagmill.NodeType, params: Any, ports: tuple[str, ...] | None, ctx: _Context) -> None:
+        self.key, self.node_type, self.params, self.ports, self.ctx = key, node_type, params, ports, ctx
+
+    def __call__(self, *values: Any) -> Any:
+        inputs = list(values) if self.ports is None else dict(zip(self.ports, values, strict=True))
+        if self.node_type.is_async:
+            return trio.run(functools.partial(self.node_type.func, self.params, inputs, self.ctx))
+        return self.node_type.func(self.params, inputs, self.ctx)
+
+    def __dask_tokenize__(self) -> str:
+        return self.key
 
 
 class _Ahead:
@@ -98,7 +125,7 @@ class DaskExecutor(dagmill.Executor):
     async def __aenter__(self) -> DaskExecutor:
         try:
             import distributed
-            from dask.task_spec import List, Task, TaskRef
+            from dask.task_spec import Task, TaskRef
         except ImportError:
             raise dagmill.UsageError("the dask executor needs dask.distributed: pip install 'dagmill[dask]'") from None
         run = self.run
@@ -117,7 +144,11 @@ class DaskExecutor(dagmill.Executor):
             self.cluster, self.client = await trio.to_thread.run_sync(connect)
         except OSError as exc:
             raise dagmill.UsageError(f"--dask-scheduler {address}: cannot connect: {exc}") from None
-        self._task, self._ref, self._list = Task, TaskRef, List
+        async with contextlib.AsyncExitStack() as stack:
+            self._gatherers = await stack.enter_async_context(trio.open_nursery())
+            self._stack = stack.pop_all()
+        self._gathering: _Gathering | None = None
+        self._task, self._ref = Task, TaskRef
         self._token = trio.lowlevel.current_trio_token()
         self.settings = dict(run.options.settings)
         self._may_run_ahead = _may_run_ahead(run, self.name)
@@ -138,6 +169,8 @@ class DaskExecutor(dagmill.Executor):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._gatherers.cancel_scope.cancel()  # nobody waits for a value any more
+        await self._stack.aclose()
         left = [ahead.future for ahead in self._ahead.values()]
         self._ahead.clear()
 
@@ -161,10 +194,10 @@ class DaskExecutor(dagmill.Executor):
         if ahead is not None and ahead.future.status != "cancelled" and ahead.inputs == _keys(values):
             pending = _Pending(i, ahead.future.key, None, ahead.future)
         else:
-            args = self._list(*(self._ref(value.future.key) if isinstance(value, DaskValue) else value for value in values))
+            args = [self._ref(value.future.key) if isinstance(value, DaskValue) else value for value in values]
             context = _Context(ctx.run_id, ctx.node_id, ctx.attempt, self.settings)
             key = f"{ctx.node_id}-{ctx.run_id}-{next(self._serial)}"
-            pending = _Pending(i, key, self._task(key, _on_dask, node_type, params, ports, args, context))
+            pending = _Pending(i, key, self._task(key, _Call(key, node_type, params, ports, context), *args))
         await self._join(pending)
         future = pending.future
         done = trio.Event()
@@ -178,11 +211,33 @@ class DaskExecutor(dagmill.Executor):
         finally:
             del self._waited[i]
         if future.status == "finished":
-            return DaskValue(future)
+            return DaskValue(future, self)
         self._drop_ahead(i)
         if future.status == "error":
             raise future.exception()
         raise RuntimeError(f"dask cancelled the task of node {ctx.node_id!r}")
+
+    async def fetch(self, future: Any) -> Any:
+        """The value of a finished task; fetches asked for in the same trio tick share one ``client.gather``."""
+        gathering = self._gathering
+        if gathering is None:
+            gathering = self._gathering = _Gathering()
+            self._gatherers.start_soon(self._gather, gathering)
+        position = len(gathering.futures)
+        gathering.futures.append(future)
+        await gathering.done.wait()
+        if gathering.values is None:
+            return await trio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+        return gathering.values[position]
+
+    async def _gather(self, gathering: _Gathering) -> None:
+        await trio.lowlevel.checkpoint()  # let the fetches of this tick join
+        self._gathering = None
+        try:
+            gathering.values = await trio.to_thread.run_sync(self.client.gather, gathering.futures, abandon_on_cancel=True)
+        except Exception:
+            pass  # each fetch then asks for its own value, and raises its own error
+        gathering.done.set()
 
     async def _join(self, pending: _Pending) -> None:
         """Add a node to the next submission; on return its future is set and the node is in ``_waited``.
@@ -229,8 +284,8 @@ class DaskExecutor(dagmill.Executor):
             node_id, node = graph.ids[s], self.run.workflow.nodes[s]
             key = keys[s] = f"{node_id}-{self.run.run_id}-{next(self._serial)}"
             context = _Context(self.run.run_id, node_id, 1, self.settings)
-            args = self._list(*map(self._ref, inputs))
-            tasks[key] = self._task(key, _on_dask, self.run.registry.node_types[node.type], node.params, graph.ports[s], args, context)
+            call = _Call(key, self.run.registry.node_types[node.type], node.params, graph.ports[s], context)
+            tasks[key] = self._task(key, call, *map(self._ref, inputs))
             planned[s] = key, inputs  # type: ignore[assignment]  # inputs are all keys here
             room -= 1
             for t in graph.successors[s]:

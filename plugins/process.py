@@ -124,7 +124,7 @@ class ProcessExecutor(dagmill.Executor):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._warming.cancel_scope.cancel()  # a worker still starting after the run is of no use
-        await self._stack.__aexit__(exc_type, exc, tb)
+        await self._stack.aclose()
 
     async def _warm_pool(self, count: int, modules: tuple[str, ...]) -> None:
         """Start ``count`` workers at once into the pool, then let nodes in (so they take these, not start their own)."""
