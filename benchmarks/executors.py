@@ -8,7 +8,8 @@
    that holds the GIL throughout, ~2 s on this project's machine). Each
    run is timed around ``dagmill.run`` in a fresh interpreter, as
    ``dagmill run`` would do it, so the process pool's start-up counts every
-   time; the executors take turns, N runs each, and the table gives medians.
+   time; the executors take turns, N rounds, and the table gives medians
+   (also of each round's ratios, which a load that drifts disturbs less).
    The same workflow with ``rounds`` 0 (no work) gives each executor's fixed
    cost, which for ``process`` is starting its workers.
 2. The same graphs of no-op tasks through the ``dask`` executor and through
@@ -84,11 +85,12 @@ def main(repeat: int) -> None:
             idle[name].append(fan_out_once(name, 0))
     times = {name: statistics.median(seconds) for name, seconds in runs.items()}
     print(f"CPU-bound fan-out of 8 nodes on {os.cpu_count()} cores (seconds, median of {repeat}; load average before: {load:.2f}):\n")
-    print("| executor | median | min | max | process speed-up over it (medians) | fixed cost (no work, median) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| executor | median | min | max | process speed-up over it (medians) | same, median of per-round ratios | fixed cost (no work, median) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
         fixed = statistics.median(idle[name])
-        print(f"| {name} | {times[name]:.2f} | {min(runs[name]):.2f} | {max(runs[name]):.2f} | {times[name] / times['process']:.2f}x | {fixed:.2f} |")
+        paired = statistics.median(a / b for a, b in zip(runs[name], runs["process"], strict=True))
+        print(f"| {name} | {times[name]:.2f} | {min(runs[name]):.2f} | {max(runs[name]):.2f} | {times[name] / times['process']:.2f}x | {paired:.2f}x | {fixed:.2f} |")
 
     import distributed
 

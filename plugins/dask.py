@@ -269,7 +269,7 @@ class DaskExecutor(dagmill.Executor):
         for i in keys:
             for s in graph.successors[i]:
                 heapq.heappush(frontier, (rank[s], s))
-        planned: dict[int, tuple[str, tuple[str, ...]]] = {}
+        planned: dict[int, tuple[str, tuple[str | None, ...]]] = {}
         room = self._limit - self._unfinished
         while frontier and room > 0:
             s = heapq.heappop(frontier)[1]
@@ -286,7 +286,7 @@ class DaskExecutor(dagmill.Executor):
             context = _Context(self.run.run_id, node_id, 1, self.settings)
             call = _Call(key, self.run.registry.node_types[node.type], node.params, graph.ports[s], context)
             tasks[key] = self._task(key, call, *map(self._ref, inputs))
-            planned[s] = key, inputs  # type: ignore[assignment]  # inputs are all keys here
+            planned[s] = key, inputs
             room -= 1
             for t in graph.successors[s]:
                 heapq.heappush(frontier, (rank[t], t))
