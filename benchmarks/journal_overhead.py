@@ -3,7 +3,8 @@
     python benchmarks/journal_overhead.py
 
 Both sides run the same loaded workflow (layered, width 100) with the
-``level`` and ``ready`` schedulers, best of five. The journal side passes one
+``level`` and ``ready`` schedulers, median of seven, the sides taking turns
+round after round (so load swings hit them alike). The journal side passes one
 ``Journal`` on a fresh file per repeat, as ``dagmill run`` does by default,
 and its time includes writing the last batch when the run ends. The columns
 split the cost: the engine's fingerprints (which any journal needs: resume
@@ -15,6 +16,7 @@ thread works while the trio thread waits.
 from __future__ import annotations
 
 import gc
+import statistics
 import sys
 import tempfile
 import time
@@ -28,7 +30,7 @@ from dagmill.plugins.journal import Journal  # noqa: E402
 from run import REGISTRY, workflow  # noqa: E402
 
 N = 10_000
-REPEATS = 5
+REPEATS = 7
 
 
 class Fingerprints:
@@ -39,27 +41,36 @@ class Fingerprints:
         run.fingerprint(run.graph.index[node.id])
 
 
-def per_node(wf: dagmill.Workflow, scheduler: str, side: str) -> float:
-    """Best wall time per node, in µs, of ``side``: ``off``, ``fingerprints`` or ``journal``."""
-    best = float("inf")
+SIDES = ("off", "fingerprints", "journal")
+
+
+def once(wf: dagmill.Workflow, scheduler: str, side: str, scratch: str, k: int) -> float:
+    """Wall time per node, in µs, of one run of ``side``: ``off``, ``fingerprints`` or ``journal``."""
+    plugins: list[object] = []
+    journal = None
+    if side == "journal":
+        journal = Journal(Path(scratch, f"journal{k}.sqlite3"))
+        plugins = [journal]
+    elif side == "fingerprints":
+        plugins = [Fingerprints()]
+    gc.collect()
+    start = time.perf_counter()
+    result = dagmill.run(wf, scheduler=scheduler, max_concurrency=16, registry=REGISTRY, plugins=plugins, handle_signals=False)
+    if journal is not None:
+        journal.close()
+    elapsed = time.perf_counter() - start
+    assert result.ok, result.counts()
+    return elapsed / N * 1e6
+
+
+def per_node(wf: dagmill.Workflow, scheduler: str) -> dict[str, float]:
+    """Median time per node of each side, the sides taking turns round after round so that load swings hit them alike."""
+    times: dict[str, list[float]] = {side: [] for side in SIDES}
     with tempfile.TemporaryDirectory() as scratch:
         for k in range(REPEATS):
-            plugins: list[object] = []
-            journal = None
-            if side == "journal":
-                journal = Journal(Path(scratch, f"journal{k}.sqlite3"))
-                plugins = [journal]
-            elif side == "fingerprints":
-                plugins = [Fingerprints()]
-            gc.collect()
-            start = time.perf_counter()
-            result = dagmill.run(wf, scheduler=scheduler, max_concurrency=16, registry=REGISTRY, plugins=plugins, handle_signals=False)
-            elapsed = time.perf_counter() - start
-            assert result.ok, result.counts()
-            if journal is not None:
-                journal.close()
-            best = min(best, elapsed)
-    return best / N * 1e6
+            for side in SIDES[k % 3 :] + SIDES[: k % 3]:
+                times[side].append(once(wf, scheduler, side, scratch, k))
+    return {side: statistics.median(values) for side, values in times.items()}
 
 
 def sleepers(deps: shapes.Deps, seconds: float) -> dagmill.Workflow:
@@ -70,14 +81,13 @@ def sleepers(deps: shapes.Deps, seconds: float) -> dagmill.Workflow:
 
 
 def table(title: str, wf: dagmill.Workflow) -> None:
-    print(f"{title}: {N} nodes, layered (width 100), max concurrency 16, best of {REPEATS}")
+    print(f"{title}: {N} nodes, layered (width 100), max concurrency 16, median of {REPEATS}")
     print()
     print("| scheduler | no journal (µs/node) | journal (µs/node) | overhead | of which fingerprints (µs/node) | journal's own (µs/node) |")
     print("|---|---:|---:|---:|---:|---:|")
     for scheduler in ("level", "ready"):
-        off = per_node(wf, scheduler, "off")
-        prints = per_node(wf, scheduler, "fingerprints")
-        on = per_node(wf, scheduler, "journal")
+        median = per_node(wf, scheduler)
+        off, prints, on = median["off"], median["fingerprints"], median["journal"]
         print(
             f"| {scheduler} | {off:.2f} | {on:.2f} | {(on / off - 1) * 100:+.0f}% | {prints - off:.2f} | {on - prints:.2f} |"
         )
