@@ -14,7 +14,7 @@ implements is never called and costs nothing.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -143,6 +143,18 @@ def dagmill_node_lookup(run: Run, node: Node, fingerprint: str) -> StoredResult 
     Called on the trio thread before the node is dispatched. ``fingerprint``
     identifies the node's type, type version, params and (recursively) its
     inputs. The first non-``None`` answer wins and the node is ``cached``.
+    """
+
+
+@hookspec
+def dagmill_lookup_scope(run: Run) -> Iterable[int] | None:
+    """Return the indices of the nodes this plugin's ``dagmill_node_lookup`` may answer in ``run``, or ``None`` for any.
+
+    Called once, right after ``dagmill_run_start``, by a plugin that also
+    implements ``dagmill_node_lookup``. Nodes no such plugin names are never
+    looked up (a lookup plugin that does not implement this hook keeps every
+    node looked up): they skip the lookup, and executors may start their work
+    early (:meth:`Run.may_look_up`).
     """
 
 

@@ -182,6 +182,8 @@ class Run:
         self._on_node_progress = _implemented(hook.dagmill_node_progress)
         self._on_node_end = _implemented(hook.dagmill_node_end)
         self._lookup = _implemented(hook.dagmill_node_lookup)
+        self._lookups: bytearray | None = None
+        """Per node, whether a lookup plugin may answer for it (``None``: every node)."""
         self._fingerprints: list[str | None] = [None] * n
         self._fingerprint_prefixes: dict[str, str] = {}
         self._remaining: tuple[float, ...] | None = None
@@ -273,6 +275,15 @@ class Run:
         known = self._fingerprints[index]
         return self._compute_fingerprints(index) if known is None else known
 
+    def may_look_up(self, index: int) -> bool:
+        """Whether a ``dagmill_node_lookup`` plugin may answer for node ``index``, so that it may end ``cached``
+        without running: executors must not start its work early. Settled once ``dagmill_run_start`` has run."""
+        return self._lookup is not None and (self._lookups is None or bool(self._lookups[index]))
+
+    def executor_of(self, index: int) -> str:
+        """The executor node ``index`` runs on: its own, else the run's, else the document's default, else its type's."""
+        return self._executor_names[index]
+
     def output(self, index: int) -> Any:
         """Node ``index``'s output while the run holds it: once it ended, until its last consumer has it (for
         sinks, or with ``keep_outputs``, until the run ends); ``None`` otherwise."""
@@ -322,7 +333,7 @@ class Run:
             self._release_inputs(i)
             return self._finish(i, _SKIPPED, None, None, 0)
         node = self._nodes[i]
-        if self._lookup is not None:
+        if self._lookup is not None and (self._lookups is None or self._lookups[i]):
             stored = self._lookup(self, node, self.fingerprint(i))
             if stored is not None:
                 self._release_inputs(i)
@@ -536,6 +547,25 @@ class Run:
             raise UsageError(f"node {node_id!r}: unknown executor {name!r} (installed: {installed})")
         return names
 
+    def _scope_lookups(self) -> None:
+        """Narrow lookups to the nodes the lookup plugins name, if every one of them names its nodes."""
+        if self._lookup is None:
+            return
+        hook = self._hook
+        scoped = {impl.plugin for impl in hook.dagmill_lookup_scope.get_hookimpls()}
+        if any(impl.plugin not in scoped for impl in hook.dagmill_node_lookup.get_hookimpls()):
+            return
+        wanted = bytearray(len(self.graph))
+        for answer in hook.dagmill_lookup_scope(run=self):
+            if answer is None:
+                return
+            for i in answer:
+                wanted[i] = 1
+        if any(wanted):
+            self._lookups = wanted
+        else:
+            self._lookup = None
+
     def _estimate_remaining(self) -> tuple[float, ...]:
         ask = _implemented(self._hook.dagmill_node_estimate)
         if ask is None:
@@ -583,6 +613,7 @@ class Run:
             self._executors = [instances[name] for name in self._executor_names]
             self._deferred = any(executor.produces_deferred for executor in instances.values())
             self._hook.dagmill_run_start(run=self)
+            self._scope_lookups()
             async with trio.open_nursery() as nursery:
                 if handle_signals:
                     nursery.start_soon(self._watch_signals)

@@ -17,9 +17,10 @@ timeouts and metrics keep their meaning: starting a node takes over the
 task that ran ahead for it when that task was built from the very futures
 the engine passes, and submits a new task otherwise. With a
 ``max_concurrency`` limit, at most that many tasks that ran ahead are
-unfinished at a time. Nodes never run ahead when a plugin answers
-``dagmill_node_lookup`` (a stored result could make the run skip them) or
-``dagmill_node_resources``, nor when they use resource pools. Dask is an
+unfinished at a time. A node never runs ahead when a lookup plugin may
+answer for it (``run.may_look_up``: a stored result could make the run skip
+it; the journal names only the nodes it holds outputs for), when a plugin
+answers ``dagmill_node_resources``, nor when it uses resource pools. Dask is an
 optional extra: ``pip install 'dagmill[dask]'``.
 """
 
@@ -151,7 +152,8 @@ class DaskExecutor(dagmill.Executor):
         self._task, self._ref = Task, TaskRef
         self._token = trio.lowlevel.current_trio_token()
         self.settings = dict(run.options.settings)
-        self._may_run_ahead = _may_run_ahead(run, self.name)
+        self._may_run_ahead: bytearray | None = None
+        """Per node, whether its task may run ahead: known at the first submission, once the run has started."""
         self._limit = run.max_concurrency or math.inf
         self._rank = [0] * len(run.graph.ids)
         for position, i in enumerate(run.graph.order):
@@ -271,9 +273,12 @@ class DaskExecutor(dagmill.Executor):
                 heapq.heappush(frontier, (rank[s], s))
         planned: dict[int, tuple[str, tuple[str | None, ...]]] = {}
         room = self._limit - self._unfinished
+        if self._may_run_ahead is None:
+            self._may_run_ahead = _may_run_ahead(self.run, self.name)
+        may_run_ahead = self._may_run_ahead
         while frontier and room > 0:
             s = heapq.heappop(frontier)[1]
-            if s in keys or s in self._waited or not self._may_run_ahead[s] or self.run.result(s) is not None:
+            if s in keys or s in self._waited or not may_run_ahead[s] or self.run.result(s) is not None:
                 continue
             inputs = tuple(self._key_of(p, keys) for p in graph.predecessors[s])
             if None in inputs:
@@ -372,13 +377,12 @@ def _keys(values: Sequence[Any]) -> tuple[Any, ...]:
 
 def _may_run_ahead(run: dagmill.Run, name: str) -> bytearray:
     """Per node, whether its task may be submitted before the engine starts it (see the module's docstring)."""
-    hook = run.registry.hook
-    if hook.dagmill_node_lookup.get_hookimpls() or hook.dagmill_node_resources.get_hookimpls():
+    if run.registry.hook.dagmill_node_resources.get_hookimpls():
         return bytearray(len(run.graph.ids))
-    # the engine's precedence for a node's executor: the node, the run, the document's defaults, the node type
-    default = run.options.executor or run.workflow.defaults.executor
-    types = run.registry.node_types
-    return bytearray(not node.resources and (node.executor or default or types[node.type].executor) == name for node in run.workflow.nodes)
+    nodes = run.workflow.nodes
+    return bytearray(
+        not nodes[i].resources and run.executor_of(i) == name and not run.may_look_up(i) for i in range(len(nodes))
+    )
 
 
 @dagmill.hookimpl

@@ -562,15 +562,23 @@ class Journal:
                 if found is not None:
                     state.resumed += 1
                     return found
-        if state.cache_index is not None and run.cacheable(node):
+        if state.cache_index is not None and i in state.cacheable:
             output_id = state.cache_index.get(fingerprint)
             found = None if output_id is None else self._load(state, i, output_id, "cache")
-            if found is None:
-                state.misses += 1
-            else:
+            if found is not None:
                 state.hits += 1
             return found
         return None
+
+    @dagmill.hookimpl
+    def dagmill_lookup_scope(self, run: dagmill.Run) -> Iterable[int]:
+        state = self._runs.get(run)
+        if state is None:
+            return ()
+        scope = {state.index[node_id] for node_id in state.candidates if node_id in state.index}
+        if state.cache_index:
+            scope.update(i for i in state.cacheable if run.fingerprint(i) in state.cache_index)
+        return scope
 
     @dagmill.hookimpl
     def dagmill_node_estimate(self, run: dagmill.Run, node: dagmill.Node) -> float | None:
@@ -605,6 +613,8 @@ class Journal:
         i = state.index[node.id]
         status = result.status
         at = state.started_at + (result.ended_at or 0.0)
+        if state.cache_index is not None and result.attempts and i in state.cacheable:
+            state.misses += 1  # a cacheable node that ran: the cache did not have it
         if status is _SUCCEEDED or (status is _CACHED and i not in state.reused):
             serializer = state.types[node.type].serializer
             data, why = _encode(run.output(i), serializer, self.max_output)

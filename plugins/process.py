@@ -110,7 +110,8 @@ class ProcessExecutor(dagmill.Executor):
         self.settings = {k: v for k, v in run.options.settings.items() if _picklable(v)}
 
     async def __aenter__(self) -> ProcessExecutor:
-        types = [node_type for node_type, name in _node_types(self.run) if name == self.name]
+        run = self.run
+        types = [run.registry.node_types[node.type] for i, node in enumerate(run.workflow.nodes) if run.executor_of(i) == self.name]
         modules = tuple(dict.fromkeys(node_type.func.__module__ for node_type in types))
         self._warm = trio.Event()
         async with contextlib.AsyncExitStack() as stack:
@@ -160,13 +161,6 @@ class ProcessExecutor(dagmill.Executor):
 
     def _keep(self, node_id: str, workdir: Path) -> None:
         self.run.extras.setdefault("kept_workdirs", {})[node_id] = str(workdir)
-
-
-def _node_types(run: dagmill.Run) -> list[tuple[dagmill.NodeType, str]]:
-    """Each node's type and executor, by the engine's precedence: the node, the run, the document's defaults, the type."""
-    default = run.options.executor or run.workflow.defaults.executor
-    types = run.registry.node_types
-    return [(types[node.type], node.executor or default or types[node.type].executor) for node in run.workflow.nodes]
 
 
 def _cause(exc: BaseException) -> str:

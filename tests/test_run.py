@@ -322,6 +322,39 @@ async def test_lookup_hook_makes_a_node_cached_without_running_it() -> None:
     assert len(calls) == 2 and len(set(calls)) == 2
 
 
+async def test_lookups_are_narrowed_to_the_nodes_every_lookup_plugin_names() -> None:
+    asked: list[str] = []
+    may: dict[str, bool] = {}
+
+    class Scoped:
+        @dagmill.hookimpl
+        def dagmill_lookup_scope(self, run: dagmill.Run) -> list[int]:
+            return [run.graph.index["b"]]
+
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, node: dagmill.Node) -> None:
+            asked.append(node.id)
+
+    class Unscoped:
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, node: dagmill.Node) -> None:
+            asked.append(node.id)
+
+    class Observer:
+        @dagmill.hookimpl
+        def dagmill_node_start(self, run: dagmill.Run, node: dagmill.Node) -> None:
+            may[node.id] = run.may_look_up(run.graph.index[node.id])
+
+    doc = {"nodes": [{"id": x, "type": "t.noop"} for x in "abc"]}
+    await arun(doc, scheduler="sequential", plugins=[Scoped(), Observer()])
+    assert asked == ["b"]
+    assert may == {"a": False, "b": True, "c": False}
+    asked.clear()
+    await arun(doc, scheduler="sequential", plugins=[Scoped(), Unscoped(), Observer()])
+    assert sorted(asked) == ["a", "a", "b", "b", "c", "c"]  # both plugins, asked for every node
+    assert may == {"a": True, "b": True, "c": True}
+
+
 async def test_fingerprint_changes_with_params_and_upstream(registry: dagmill.Registry) -> None:
     prints: dict[int, dict[str, str]] = {}
 

@@ -182,6 +182,44 @@ async def test_nodes_do_not_run_ahead_when_a_plugin_can_answer_from_a_store(clus
     assert not (tmp_path / "ran").exists()
 
 
+async def test_nodes_outside_a_stores_scope_run_ahead(cluster: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    class ScopedStore:
+        @dagmill.hookimpl
+        def dagmill_lookup_scope(self, run: dagmill.Run) -> list[int]:
+            return [run.graph.index["stored"]]
+
+        @dagmill.hookimpl
+        def dagmill_node_lookup(self, node: dagmill.Node) -> dagmill.StoredResult | None:
+            assert node.id == "stored"
+            return dagmill.StoredResult(7, "store")
+
+    calls = recorded_submissions(monkeypatch)
+    doc = on_dask(
+        {
+            "nodes": [
+                {"id": "stored", "type": "t.pid", "params": {"marker": str(tmp_path / "ran")}},
+                *chain(3)["nodes"],
+            ],
+            "edges": chain(3)["edges"],
+        }
+    )
+    result = await dagmill.arun(doc, plugins=[nodetypes, ScopedStore()], settings={"dask_scheduler": cluster}, max_concurrency=0)
+    assert result.nodes["stored"].status is dagmill.Status.CACHED
+    assert calls == [["n0", "n1", "n2"]]
+
+
+async def test_a_journaled_dask_chain_still_goes_to_the_scheduler_in_one_submission(
+    cluster: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dagmill.plugins.journal import Journal
+
+    calls = recorded_submissions(monkeypatch)
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        result = await dagmill.arun(on_dask(chain(4)), plugins=[nodetypes, journal], settings={"dask_scheduler": cluster}, max_concurrency=0)
+    assert result.outputs == {"n3": 1}
+    assert calls == [["n0", "n1", "n2", "n3"]]
+
+
 async def test_a_killed_worker_is_retried_by_policy(cluster: str) -> None:
     doc = {"nodes": [{"id": "crash", "type": "t.die", "executor": "dask", "retries": 1, "retry_backoff": 0}]}
     result = await dagmill.arun(doc, plugins=[nodetypes], settings={"dask_scheduler": cluster}, timeout=120)
