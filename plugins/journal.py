@@ -438,6 +438,7 @@ class _RunState:
         candidates: dict[str, list[_Candidate]],
         lineage: dict[str, dict[str, int]],
         cache_index: dict[str, int] | None,
+        cacheable: frozenset[int],
     ) -> None:
         self.number = number
         """The run's row in ``runs``."""
@@ -452,7 +453,7 @@ class _RunState:
         """Per resumed run, the row of the output each node had there."""
         self.cache_index = cache_index
         """Per fingerprint of a cacheable node, the row of its latest stored output (``None``: no cache lookups)."""
-        self.cacheable = frozenset(i for i, node in enumerate(run.workflow.nodes) if run.cacheable(node))
+        self.cacheable = cacheable
         """The nodes whose stored outputs become cache entries."""
         self.reused: dict[int, int] = {}
         """Node index -> the row of the output it was given from the journal, in this run."""
@@ -524,7 +525,8 @@ class Journal:
                 raise dagmill.UsageError(f"--resume {self.resume}: that run is of workflow {workflow!r}, not {run.workflow.name!r}")
         try:
             candidates, lineage = self._load_resume(self.resume) if self.resume is not None else ({}, {})
-            cache_index = self._load_cache_index(run) if self.cache else None
+            cacheable = frozenset(i for i, node in enumerate(run.workflow.nodes) if run.cacheable(node))
+            cache_index = self._load_cache_index(run, cacheable) if self.cache else None
         except sqlite3.Error as exc:
             raise _refusal(self.path, exc) from None
         row = (
@@ -548,7 +550,7 @@ class Journal:
                 self._writer.start()
             writer = self._writer
         writer.put(_Message(_WATCH, run, number))
-        self._runs[run] = _RunState(run, number, writer, candidates, lineage, cache_index)
+        self._runs[run] = _RunState(run, number, writer, candidates, lineage, cache_index, cacheable)
 
     @dagmill.hookimpl
     def dagmill_node_lookup(self, run: dagmill.Run, node: dagmill.Node, fingerprint: str) -> dagmill.StoredResult | None:
@@ -712,9 +714,9 @@ class Journal:
             current = row[1]
         return candidates, lineage
 
-    def _load_cache_index(self, run: dagmill.Run) -> dict[str, int] | None:
+    def _load_cache_index(self, run: dagmill.Run, cacheable: frozenset[int]) -> dict[str, int] | None:
         """The row of the latest cache entry for each cacheable node's fingerprint (one query); ``None`` if none is cacheable."""
-        wanted = [run.fingerprint(i) for i, node in enumerate(run.workflow.nodes) if run.cacheable(node)]
+        wanted = [run.fingerprint(i) for i in sorted(cacheable)]
         if not wanted:
             return None
         rows = self._conn.execute(
