@@ -356,12 +356,16 @@ async def test_lookups_are_narrowed_to_the_nodes_every_lookup_plugin_names() -> 
 
 
 async def test_fingerprint_changes_with_params_and_upstream(registry: dagmill.Registry) -> None:
-    prints: dict[int, dict[str, str]] = {}
+    prints: list[dict[str, str]] = []
 
     class Spy:
         @dagmill.hookimpl
+        def dagmill_run_start(self, run: dagmill.Run) -> None:
+            prints.append({})
+
+        @dagmill.hookimpl
         def dagmill_node_lookup(self, run: dagmill.Run, node: dagmill.Node, fingerprint: str) -> None:
-            prints.setdefault(id(run), {})[node.id] = fingerprint
+            prints[-1][node.id] = fingerprint
 
     def doc(value: int, tail_value: int) -> dict[str, Any]:
         return {
@@ -375,7 +379,7 @@ async def test_fingerprint_changes_with_params_and_upstream(registry: dagmill.Re
 
     for document in (doc(1, 5), doc(1, 5), doc(2, 5)):
         await arun(document, plugins=[Spy()])
-    first, same, changed = prints.values()
+    first, same, changed = prints
     assert first == same
     assert changed["a"] != first["a"] and changed["b"] != first["b"]
     assert changed["c"] == first["c"]
