@@ -83,6 +83,15 @@ class Graph:
         """The number of nodes in each level."""
         return [len(level) for level in self.levels]
 
+    def longest_remaining(self, estimates: Sequence[float]) -> tuple[float, ...]:
+        """Per node, the longest sum of ``estimates`` along a path from it (itself included) to a sink."""
+        remaining = [0.0] * len(self.ids)
+        successors = self.successors
+        for i in reversed(self.order):
+            after = successors[i]
+            remaining[i] = estimates[i] + (max([remaining[s] for s in after]) if after else 0.0)
+        return tuple(remaining)
+
     def _topological_order(self) -> tuple[int, ...]:
         n = len(self.ids)
         indegree = [len(p) for p in self.predecessors]
@@ -144,15 +153,8 @@ class Graph:
         self.levels: tuple[tuple[int, ...], ...] = tuple(
             tuple(sorted(bucket, key=ids.__getitem__)) for bucket in buckets
         )
-        remaining = [0.0] * n
-        estimates = self.estimates
-        for i in reversed(self.order):
-            longest = 0.0
-            for s in self.successors[i]:
-                if remaining[s] > longest:
-                    longest = remaining[s]
-            remaining[i] = estimates[i] + longest
-        self.remaining: tuple[float, ...] = tuple(remaining)
+        self.remaining: tuple[float, ...] = self.longest_remaining(self.estimates)
+        remaining = self.remaining
         self.sources: tuple[int, ...] = tuple(i for i in range(n) if not self.predecessors[i])
         self.sinks: tuple[int, ...] = tuple(i for i in range(n) if not self.successors[i])
 

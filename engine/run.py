@@ -570,13 +570,9 @@ class Run:
         ask = _implemented(self._hook.dagmill_node_estimate)
         if ask is None:
             return self.graph.remaining
-        graph = self.graph
-        remaining = [0.0] * len(graph)
-        for i in reversed(graph.order):
-            learned = ask(self, self._nodes[i])
-            own = graph.estimates[i] if learned is None else learned
-            remaining[i] = own + max((remaining[s] for s in graph.successors[i]), default=0.0)
-        return tuple(remaining)
+        defaults, nodes = self.graph.estimates, self._nodes
+        learned = [ask(self, node) for node in nodes]
+        return self.graph.longest_remaining([own if own is not None else defaults[i] for i, own in enumerate(learned)])
 
     def _plan_resources(self) -> list[Request]:
         ask = _implemented(self._hook.dagmill_node_resources)
