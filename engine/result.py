@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -136,10 +137,8 @@ class RunResult:
 
     def counts(self) -> dict[str, int]:
         """How many nodes ended in each status (only statuses that occur)."""
-        counts: dict[str, int] = {}
-        for node in self.nodes.values():
-            counts[node.status.value] = counts.get(node.status.value, 0) + 1
-        return counts
+        counts = Counter(node.status for node in self.nodes.values())
+        return {status.value: count for status, count in counts.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of ``--json``."""
