@@ -106,11 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry = Registry.discover()
     parser = build_parser(registry)
     err = sys.stderr
-    try:
-        layers = Layers(_subcommand(parser, "run"), os.environ, Path.cwd())
-    except DagmillError as exc:
-        print(f"dagmill: error: {exc}", file=err)
-        return EXIT_USAGE
+    layers = Layers(_subcommand(parser, "run"), os.environ, Path.cwd())
     options = parser.parse_args(argv)
     if options.command != "plugins":
         for failure in registry.failures:
@@ -124,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             layers.resolve(options)
         handler = getattr(options, "handler", None)
         if handler is not None:
+            options.run_options = argparse.Namespace()
+            layers.resolve(options.run_options)
             return int(handler(options))
         workflow = load(options.file, registry=registry)
         if options.command == "validate":

@@ -61,24 +61,43 @@ def _toml(path: Path) -> dict[str, Any]:
 
 
 class Layers:
-    """Puts the file and environment layers under a parser's ``run`` options."""
+    """Puts the file and environment layers under a parser's ``run`` options.
+
+    A defective file (bad TOML, an unknown key) is reported by :meth:`resolve`,
+    so that commands that do not use the run options (``--help``,
+    ``validate``, ``plugins``) still work beside it.
+    """
 
     def __init__(self, parser: argparse.ArgumentParser, environ: Mapping[str, str], directory: Path) -> None:
         self.actions = _options(parser)
         self.defaults = {dest: action.default for dest, action in self.actions.items()}
-        self.file, self.file_name = read_file(directory)
         self.environ = environ
+        self.file: dict[str, Any] = {}
+        self.file_name = ""
+        self.problem: UsageError | None = None
+        try:
+            self.file, self.file_name = read_file(directory)
+            self._check_keys()
+        except UsageError as exc:
+            self.problem = exc
+        for action in self.actions.values():
+            action.default = argparse.SUPPRESS  # absent from the namespace unless given on the command line
+
+    def _check_keys(self) -> None:
         for key in self.file:
             name = str(key).replace("-", "_")
             if name not in self.actions:
                 match = difflib.get_close_matches(name, list(self.actions), n=1)
                 hint = f" (did you mean {match[0]!r}?)" if match else ""
                 raise UsageError(f"{self.file_name}: {key}: unknown option{hint}")
-        for action in self.actions.values():
-            action.default = argparse.SUPPRESS  # absent from the namespace unless given on the command line
 
     def resolve(self, options: argparse.Namespace) -> list[Setting]:
-        """Fill every option not given on the command line from env, file or default; say where each came from."""
+        """Fill every option not given on the command line from env, file or default; say where each came from.
+
+        Raises :class:`UsageError` for a defective file or value.
+        """
+        if self.problem is not None:
+            raise self.problem
         settings = []
         file_values = {str(key).replace("-", "_"): value for key, value in self.file.items()}
         for dest, action in self.actions.items():

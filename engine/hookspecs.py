@@ -175,7 +175,10 @@ def dagmill_addcommand(commands: Any) -> None:
 
     Give each new parser ``set_defaults(handler=fn)``: the CLI calls
     ``fn(options)`` with the parsed options and exits with the ``int`` it
-    returns. Raise :class:`dagmill.DagmillError` for a user's mistake (exit 2).
+    returns; ``options.run_options`` holds the effective ``dagmill run``
+    options (file, environment, defaults), for commands that share one (the
+    journal's path, say). Raise :class:`dagmill.DagmillError` for a user's
+    mistake (exit 2).
     """
 
 

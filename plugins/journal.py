@@ -841,13 +841,13 @@ def dagmill_unconfigure(options: argparse.Namespace, result: dagmill.RunResult |
 @dagmill.hookimpl
 def dagmill_addcommand(commands: Any) -> None:
     runs = commands.add_parser("runs", help="list the runs in the journal, newest first")
-    runs.add_argument("--journal", metavar="PATH", help=f"the journal (default: $DAGMILL_JOURNAL or {DEFAULT_PATH})")
+    runs.add_argument("--journal", metavar="PATH", help=f"the journal (default: the one `dagmill run` records to: $DAGMILL_JOURNAL, else the config file's journal, else {DEFAULT_PATH})")
     runs.add_argument("--limit", type=int, default=20, metavar="N", help="show the N newest runs (default 20; 0 = all)")
     runs.add_argument("--json", action="store_true", help="print them as JSON on stdout")
     runs.set_defaults(handler=_runs_command)
     show = commands.add_parser("show", help="show one run of the journal: outcome, failures, stalls, what would re-run")
     show.add_argument("run_id", metavar="RUN_ID")
-    show.add_argument("--journal", metavar="PATH", help=f"the journal (default: $DAGMILL_JOURNAL or {DEFAULT_PATH})")
+    show.add_argument("--journal", metavar="PATH", help=f"the journal (default: the one `dagmill run` records to: $DAGMILL_JOURNAL, else the config file's journal, else {DEFAULT_PATH})")
     show.add_argument("--json", action="store_true", help="print the run and its nodes as JSON on stdout")
     show.set_defaults(handler=_show_command)
 
@@ -877,7 +877,7 @@ def _alive(pid: int | None, host: str | None) -> bool:
 
 
 def _runs_command(options: argparse.Namespace) -> int:
-    path = journal_path(options.journal)
+    path = journal_path(options.journal or options.run_options.journal)
     conn = _open_existing(path)
     try:
         limit = options.limit if options.limit > 0 else -1
@@ -918,7 +918,7 @@ def _node_records(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _show_command(options: argparse.Namespace) -> int:
-    path = journal_path(options.journal)
+    path = journal_path(options.journal or options.run_options.journal)
     conn = _open_existing(path)
     try:
         row = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", (options.run_id,)).fetchone()

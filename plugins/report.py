@@ -163,12 +163,12 @@ def dagmill_addcommand(commands: Any) -> None:
     report = commands.add_parser("report", help="write the HTML report of a run recorded in the journal")
     report.add_argument("run_id", metavar="RUN_ID", help="the run (see: dagmill runs)")
     report.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: report-RUN_ID.html)")
-    report.add_argument("--journal", metavar="PATH", help="the journal (default: $DAGMILL_JOURNAL or .dagmill/journal.sqlite3)")
+    report.add_argument("--journal", metavar="PATH", help="the journal (default: the one `dagmill run` records to: $DAGMILL_JOURNAL, else the config file's journal, else .dagmill/journal.sqlite3)")
     report.set_defaults(handler=_report_command)
 
 
 def _report_command(options: argparse.Namespace) -> int:
-    result = read_run(journal_path(options.journal), options.run_id)
+    result = read_run(journal_path(options.journal or options.run_options.journal), options.run_id)
     target = Path(options.output or f"report-{options.run_id}.html")
     try:
         target.write_text(render(result), encoding="utf-8")

@@ -77,3 +77,28 @@ def test_broken_toml_is_a_usage_error(dagmill_cli: Cli, tmp_path: Path) -> None:
     done = dagmill_cli("config")
     assert done.returncode == 2
     assert "dagmill.toml: Invalid value (at line 1, column 13)" in done.stderr
+
+
+def test_a_broken_file_stops_only_the_commands_that_use_the_run_options(
+    dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path
+) -> None:
+    (tmp_path / "dagmill.toml").write_text("schedular = 'ready'\n")
+    flow = str(write_json(EXAMPLE))
+    for args in (["--help"], ["validate", flow], ["plan", flow], ["plugins"]):
+        assert dagmill_cli(*args).returncode == 0, args
+    for args in (["run", flow], ["config"], ["runs"]):
+        done = dagmill_cli(*args)
+        assert (done.returncode, done.stderr.strip()) == (2, "dagmill: error: dagmill.toml: schedular: unknown option (did you mean 'scheduler'?)")
+
+
+def test_journal_commands_read_the_journal_the_file_names(dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path) -> None:
+    (tmp_path / "dagmill.toml").write_text('journal = "runs/mine.sqlite3"\n')
+    (tmp_path / "runs").mkdir()
+    ran = dagmill_cli("run", str(write_json(EXAMPLE)), "--run-id", "configured", "--json")
+    assert ran.returncode == 0 and (tmp_path / "runs" / "mine.sqlite3").exists()
+    listed = dagmill_cli("runs", "--json")
+    assert [run["run_id"] for run in json.loads(listed.stdout)] == ["configured"]
+    shown = dagmill_cli("show", "configured", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["run"]["status"] == "succeeded"
+    reported = dagmill_cli("report", "configured")
+    assert reported.returncode == 0 and (tmp_path / "report-configured.html").exists()
