@@ -30,6 +30,9 @@ from dagmill.registry import Registry, registry_for
 
 _TOP_LEVEL = ("name", "description", "defaults", "resources", "nodes", "edges")
 _MAX_LISTED = 60
+MAX_PARAM_DEPTH = 100
+"""Lists and objects in a param may nest this deep: fingerprints, the journal and ``--json`` all walk them."""
+_CONTAINERS = (Mapping, list, tuple)
 
 
 class _Mismatch(TypeError):
@@ -95,6 +98,18 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest in ``value`` more than ``limit`` levels deep (iteratively: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = container.values() if isinstance(container, Mapping) else container
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
+    return False
+
+
 def _listing(names: Iterable[str]) -> str:
     names = sorted(names)
     shown = ", ".join(names[:_MAX_LISTED])
@@ -121,8 +136,8 @@ def structure_problems(exc: BaseException, place: str) -> list[Problem]:
     if isinstance(exc, ForbiddenExtraKeysError):
         known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         return [
-            Problem(f"{place}.{key}" if place else key, "unknown field" + _suggest(key, known))
-            for key in sorted(exc.extra_fields)
+            Problem(f"{place}.{key}" if place else str(key), "unknown field" + _suggest(str(key), known))
+            for key in sorted(exc.extra_fields, key=str)
         ]
     if isinstance(exc, KeyError):
         return [Problem(place, "required")]
@@ -207,6 +222,8 @@ def _parse(text: str, format: str, where: str) -> Any:
     if format == "toml":
         try:
             return tomllib.loads(text)
+        except RecursionError:
+            raise WorkflowError([Problem(where, "invalid TOML: nested too deeply")]) from None
         except tomllib.TOMLDecodeError as exc:
             message = str(exc)
             position = _TOML_POSITION.search(message)
@@ -311,7 +328,11 @@ class _Loader:
     def node(self, raw: Mapping[str, Any], place: str, pools: Mapping[str, int]) -> Node | None:
         fields = dict(raw)
         if "type" not in fields and "data" in fields:
-            claimed = self.registry.hook.dagmill_infer_node_type(node=raw)
+            try:
+                claimed = self.registry.hook.dagmill_infer_node_type(node=raw)
+            except Exception as exc:  # a plugin's bug must not hide the document's other defects behind a traceback
+                self.problem(f"{place}.data", f"a plugin failed on this payload ({type(exc).__name__}: {exc})")
+                return None
             if claimed is None:
                 self.problem(f"{place}.data", "no installed plugin recognizes this payload; give the node a 'type'")
                 return None
@@ -348,6 +369,11 @@ class _Loader:
             if raw not in (None, {}):
                 self.problem(place, f"node type {type_name!r} takes no params")
             return None
+        if isinstance(raw, Mapping):
+            for key, value in raw.items():
+                if isinstance(value, _CONTAINERS) and _deeper_than(value, MAX_PARAM_DEPTH):
+                    self.problem(f"{place}.{key}", f"nested deeper than {MAX_PARAM_DEPTH} levels")
+                    return None
         return self.structure({} if raw is None else raw, params_class, place)
 
     def edges(self, raw_edges: list[Any], nodes: list[tuple[str, Node | None]]) -> list[tuple[int, Edge]]:

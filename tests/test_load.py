@@ -233,6 +233,44 @@ def test_untyped_node_claimed_through_the_infer_hook(registry: dagmill.Registry)
     assert wf.nodes[0].params.value == 10
 
 
+def test_a_failing_infer_plugin_is_a_placed_problem(registry: dagmill.Registry) -> None:
+    class Broken:
+        @dagmill.hookimpl
+        def dagmill_infer_node_type(self, node: dict[str, Any]) -> None:
+            raise TypeError("unhashable type: 'list'")
+
+    doc = {"nodes": [{"id": "1", "data": {"op": ["add"]}}, {"id": "2", "type": "t.noop", "zzz": 1}]}
+    assert problems(doc, registry.with_plugins([Broken()])) == [
+        "nodes[0].data: a plugin failed on this payload (TypeError: unhashable type: 'list')",
+        "nodes[1].zzz: unknown field",
+    ]
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for k in range(depth):
+        value = [value] if k % 2 else {"x": value}
+    return value
+
+
+def test_params_nested_too_deep_are_refused_before_anything_walks_them(registry: dagmill.Registry) -> None:
+    limit = dagmill.load.__globals__["MAX_PARAM_DEPTH"]
+    ok = {"nodes": [{"id": "a", "type": "t.value", "params": {"value": nested(limit)}}]}
+    assert dagmill.load(ok, registry=registry).nodes[0].params.value == nested(limit)
+    deep = {"nodes": [{"id": "a", "type": "t.value", "params": {"value": nested(limit + 1)}}]}
+    assert problems(deep, registry) == [f"nodes[0].params.value: nested deeper than {limit} levels"]
+
+
+def test_keys_that_are_not_strings_are_unknown_fields(registry: dagmill.Registry) -> None:
+    doc = {"nodes": [{"id": "a", "type": "t.value", "params": {"value": 1}, 2: 3}], "edges": [{1: 2}]}
+    assert problems(doc, registry) == [
+        "nodes[0].2: unknown field",
+        "edges[0].source: required",
+        "edges[0].target: required",
+        "edges[0].1: unknown field",
+    ]
+
+
 # -- files ------------------------------------------------------------------------
 
 
@@ -249,6 +287,14 @@ def test_malformed_json_has_line_and_column(tmp_path: Path, registry: dagmill.Re
     path = tmp_path / "bad.json"
     path.write_text('{\n  "nodes": [\n    {"id": "a",}\n  ]\n}\n')
     assert problems(path, registry) == [f"{path}:3:16: invalid JSON: Expecting property name enclosed in double quotes"]
+
+
+def test_nesting_deeper_than_the_parser_can_go_is_a_placed_problem(tmp_path: Path, registry: dagmill.Registry) -> None:
+    toml, json_file = tmp_path / "deep.toml", tmp_path / "deep.json"
+    toml.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    json_file.write_text("[" * 100_000 + "]" * 100_000)
+    assert problems(toml, registry) == [f"{toml}: invalid TOML: nested too deeply"]
+    assert problems(json_file, registry) == [f"{json_file}: invalid JSON: nested too deeply"]
 
 
 def test_malformed_toml_has_line_and_column(tmp_path: Path, registry: dagmill.Registry) -> None:

@@ -39,7 +39,7 @@ def dagmill_infer_node_type(node: Mapping[str, Any]) -> tuple[str, Mapping[str, 
     ((key, content),) = payload.items()
     if key == "value":
         return "value", {"value": content}
-    if key == "op" and content in values.OPERATIONS:
+    if key == "op" and isinstance(content, str) and content in values.OPERATIONS:
         return str(content), {}
     if key == "text":
         return "text", {"text": content}

@@ -74,9 +74,10 @@ def test_seed_payloads_are_inferred() -> None:
     )
     assert [(n.type, n.params) for n in wf.nodes][1:] == [("max", None), ("text", wf.nodes[2].params)]
     assert wf.nodes[2].params.text == "hi"
-    assert problems({"nodes": [{"id": "o", "data": {"op": "pow"}}]}) == [
-        "nodes[0].data: no installed plugin recognizes this payload; give the node a 'type'"
-    ]
+    for op in ("pow", ["add"], {"add": 1}):
+        assert problems({"nodes": [{"id": "o", "data": {"op": op}}]}) == [
+            "nodes[0].data: no installed plugin recognizes this payload; give the node a 'type'"
+        ]
 
 
 async def test_text_nodes() -> None:
