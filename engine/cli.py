@@ -76,9 +76,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         help="fail_fast (default): a failure cancels what runs, starts nothing else; continue: skip its descendants, run the rest",
     )
     run.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="cancel the run after this long")
-    run.add_argument("--json", action="store_true", help="print the run result as one JSON object on stdout")
+    run.add_argument("--json", action="store_true", help="print the run result, every node's output included, as one JSON object on stdout")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing for people on stderr but errors")
-    run.add_argument("--keep-outputs", action="store_true", help="keep every node's output in the result, not only the sinks'")
+    run.add_argument("--keep-outputs", action="store_true", help="keep every node's output in the result, not only the sinks' (implied by --json)")
     run.add_argument("--cancel-stalled", action="store_true", help="cancel (fail) nodes silent past their stall_after")
     run.add_argument("--run-id", help="id of this run (default: random)")
     run.add_argument("--workdir", help="the run's work directory (default: .dagmill/runs/RUN_ID)")
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 executor=options.executor,
                 fail_policy=options.fail_policy,
                 timeout=options.timeout,
-                keep_outputs=options.keep_outputs,
+                keep_outputs=options.keep_outputs or options.json,  # --json prints every node's output
                 cancel_stalled=options.cancel_stalled,
                 registry=registry,
                 run_id=options.run_id,

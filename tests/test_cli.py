@@ -38,6 +38,7 @@ def test_run_json_prints_one_object_on_stdout(dagmill_cli: Cli, write_json: Call
     assert result["outputs"] == {"total": 30}
     assert result["scheduler"] == "ready"
     assert set(result["nodes"]["total"]) >= {"status", "output", "error", "attempts", "level", "ready_at", "started_at", "ended_at"}
+    assert {node: record["output"] for node, record in result["nodes"].items()} == {"a": 10, "b": 20, "total": 30}
     assert [level["width"] for level in result["levels"]] == [2, 1]
     assert "succeeded" in done.stderr and "total = 30" in done.stderr
 
