@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ from dagmill.run import Run, RunOptions
 from dagmill.errors import UsageError
 
 WorkflowSource = Workflow | Mapping[str, Any] | str | os.PathLike[str]
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""A run id names files and directories (the run's work directory, reports), so it is a plain file name."""
 
 
 def _options(
@@ -38,6 +41,15 @@ def _options(
         raise UsageError(f"fail_policy: expected one of {', '.join(FailPolicy)}, got {fail_policy!r}") from None
     if timeout is not None and not timeout > 0:
         raise UsageError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
+    if run_id is not None and not (isinstance(run_id, str) and _RUN_ID.fullmatch(run_id)):
+        raise UsageError(
+            f"run_id: expected up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, got {run_id!r}"
+        )
+    if workdir is not None:
+        path = Path(workdir)
+        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise UsageError(f"workdir: {existing} exists and is not a directory")
     return RunOptions(
         scheduler=scheduler,
         max_concurrency=max_concurrency,

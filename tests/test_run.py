@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import re
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -535,16 +537,20 @@ async def test_executor_choice_node_over_run_over_document_over_type() -> None:
     assert used == [("node", "x"), ("other", "z"), ("node", "x"), ("other", "y")]
 
 
-async def test_bad_run_options_are_usage_errors_before_anything_runs() -> None:
+async def test_bad_run_options_are_usage_errors_before_anything_runs(tmp_path: Path) -> None:
     doc = {"nodes": [{"id": "a", "type": "t.fail"}]}
+    (tmp_path / "file").touch()
     for options, message in [
+        ({"run_id": "../elsewhere"}, "run_id: expected up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, got '../elsewhere'"),
+        ({"run_id": ""}, "run_id: expected up to 128 letters"),
+        ({"workdir": tmp_path / "file" / "sub"}, f"workdir: {tmp_path / 'file'} exists and is not a directory"),
         ({"scheduler": "fastest"}, "unknown scheduler 'fastest'"),
         ({"max_concurrency": -1}, "max_concurrency: expected a number >= 0 or 'auto', got -1"),
         ({"fail_policy": "panic"}, "fail_policy: expected one of fail_fast, continue, got 'panic'"),
         ({"executor": "warp"}, "node 'a': unknown executor 'warp'"),
         ({"timeout": 0}, "timeout: expected a number of seconds > 0, got 0"),
     ]:
-        with pytest.raises(dagmill.UsageError, match=message):
+        with pytest.raises(dagmill.UsageError, match=re.escape(message)):
             await arun(doc, **options)
 
 
