@@ -32,6 +32,7 @@ import atexit
 import itertools
 import json
 import logging
+import math
 import os
 import pickle
 import queue
@@ -41,7 +42,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -743,7 +744,7 @@ class Journal:
         rows = self._conn.execute(
             "SELECT node_id, fingerprint, duration FROM events"
             " WHERE run IN (SELECT id FROM runs WHERE workflow = ? ORDER BY id DESC LIMIT ?) AND status = 'succeeded'"
-            " ORDER BY id DESC",
+            " AND typeof(duration) IN ('integer', 'real') ORDER BY id DESC",  # a duration changed by hand is not learned
             (run.workflow.name, _HISTORY),
         )
         by_fingerprint: dict[str, list[float]] = {}
@@ -777,7 +778,7 @@ class Journal:
             ).fetchone()
             value = _decode(row[0], row[1])
         except Exception as exc:  # a stored output that cannot be read is a miss: the node runs again
-            _log.warning("journal %s: cannot read stored output %d (%s); the node runs again", self.path, output_id, exc)
+            _log.warning("journal %s: cannot read stored output %r (%s); the node runs again", self.path, output_id, exc)
             return None
         where = f"{origin}: run {row[2]}, node {row[3]}" if origin == "cache" else origin
         state.reused[i] = output_id
@@ -852,12 +853,104 @@ def dagmill_addcommand(commands: Any) -> None:
     show.set_defaults(handler=_show_command)
 
 
+# -- reading runs back ------------------------------------------------------------------------
+# A row changed by hand (SQLite keeps any value in any column) is refused naming the run and what is damaged,
+# never a traceback. Only the readers check: the writer is the only one to write, and its path stays as it is.
+
 _RUN_COLUMNS = ("run_id", "workflow", "status", "started_at", "ended_at", "duration", "nodes", "scheduler", "resumed_from", "pid", "host", "error", "counts")
 
 
-def _run_record(row: Sequence[Any]) -> dict[str, Any]:
+def _text(value: Any) -> bool:
+    return type(value) is str
+
+
+def _integer(value: Any) -> bool:
+    return type(value) is int
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _epoch(value: Any) -> bool:
+    return _number(value) and 0 <= value < 1e11  # what time.localtime can format
+
+
+def _pid(value: Any) -> bool:
+    return type(value) is int and 0 < value < 2**31  # what os.kill takes, and not a process group
+
+
+def _or_null(kind: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any], bool], str]:
+    test, name = kind
+    return (lambda value: value is None or test(value)), f"{name} or NULL"
+
+
+_TEXT = (_text, "text")
+_INTEGER = (_integer, "an integer")
+_NUMBER = (_number, "a number")
+_OPTIONAL_NUMBER = _or_null(_NUMBER)
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "runs.run_id": _TEXT, "runs.workflow": _TEXT, "runs.status": _TEXT, "runs.started_at": (_epoch, "a time since the epoch"),
+    "runs.ended_at": _OPTIONAL_NUMBER, "runs.duration": _OPTIONAL_NUMBER, "runs.nodes": _INTEGER, "runs.scheduler": _TEXT,
+    "runs.resumed_from": _or_null(_TEXT), "runs.pid": _or_null((_pid, "a process id")), "runs.host": _or_null(_TEXT),
+    "runs.error": _or_null(_TEXT), "runs.counts": _or_null(_TEXT), "runs.max_concurrency": _INTEGER, "runs.levels": _or_null(_TEXT),
+    "events.node_id": _TEXT, "events.status": _TEXT, "events.at": _NUMBER, "events.level": _INTEGER,
+    "events.ready_at": _OPTIONAL_NUMBER, "events.started_at": _OPTIONAL_NUMBER, "events.attempts": _or_null(_INTEGER),
+    "events.duration": _OPTIONAL_NUMBER, "events.stalled": _INTEGER, "events.detail": _or_null(_TEXT),
+    "events.traceback": _or_null(_TEXT),
+}  # fmt: skip
+"""What each column read back must hold: its test and its name in messages."""
+_RUN_STATUSES = _FINAL | {"running"}
+_EVENT_STATUSES = _RUN_STATUSES | {"stalled"}
+_LEVEL_FIELDS = {"level": _integer, "width": _integer, "started_at": _OPTIONAL_NUMBER[0], "ended_at": _OPTIONAL_NUMBER[0], "peak_concurrency": _integer}
+"""The keys of each object in ``runs.levels`` (a :class:`dagmill.LevelResult`) and the test of each value."""
+
+
+def _damaged(path: Path, run_id: Any, what: str) -> dagmill.UsageError:
+    return dagmill.UsageError(f"journal {path}: run {run_id}: damaged record ({what})")
+
+
+def _check_row(path: Path, run_id: Any, table: str, columns: Sequence[str], row: Sequence[Any]) -> None:
+    """Raise :class:`dagmill.UsageError` unless every value of ``row`` (of ``table``, for run ``run_id``) is of its column's kind."""
+    of = f" of node {row[0]}" if table == "events" else ""  # an events row's first column is its node
+    for column, value in zip(columns, row, strict=True):
+        test, name = _KINDS[f"{table}.{column}"]
+        if not test(value):
+            raise _damaged(path, run_id, f"{table}.{column}{of}: expected {name}, got {value!r}")
+        if column == "status" and value not in (_RUN_STATUSES if table == "runs" else _EVENT_STATUSES):
+            raise _damaged(path, run_id, f"{table}.status{of}: unknown status {value!r}")
+
+
+def _json(path: Path, run_id: str, column: str, text: str, shape: Callable[[Any], bool], expected: str) -> Any:
+    """The JSON value of ``runs.column``, if it has the shape its writer gives it."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _damaged(path, run_id, f"runs.{column}: not JSON") from None
+    if not shape(value):
+        raise _damaged(path, run_id, f"runs.{column}: expected {expected}")
+    return value
+
+
+def _is_counts(value: Any) -> bool:
+    return type(value) is dict and all(_integer(n) for n in value.values())
+
+
+def _is_levels(value: Any) -> bool:
+    return type(value) is list and all(
+        type(level) is dict and level.keys() == _LEVEL_FIELDS.keys() and all(test(level[key]) for key, test in _LEVEL_FIELDS.items())
+        for level in value
+    )
+
+
+def _run_record(path: Path, row: Sequence[Any]) -> dict[str, Any]:
+    """The ``runs`` row as a record, checked (:class:`dagmill.UsageError` naming the damage); ``died`` for a dead writer."""
+    _check_row(path, row[0], "runs", _RUN_COLUMNS, row)
     record = dict(zip(_RUN_COLUMNS, row, strict=True))
-    record["counts"] = json.loads(record["counts"]) if record["counts"] else None
+    if record["counts"]:
+        record["counts"] = _json(path, record["run_id"], "counts", record["counts"], _is_counts, "an object of counts per status")
+    else:
+        record["counts"] = None
     if record["status"] == "running" and not _alive(record["pid"], record["host"]):
         record["status"] = "died"
     return record
@@ -886,7 +979,7 @@ def _runs_command(options: argparse.Namespace) -> int:
         raise _refusal(path, exc) from None
     finally:
         conn.close()
-    records = [_run_record(row) for row in rows]
+    records = [_run_record(path, row) for row in rows]
     if options.json:
         print(json.dumps(records))
         return 0
@@ -903,10 +996,15 @@ def _runs_command(options: argparse.Namespace) -> int:
     return 0
 
 
-def _node_records(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
+_SHOWN_COLUMNS = ("node_id", "status", "at", "attempts", "duration", "stalled", "detail")
+
+
+def _node_records(path: Path, run_id: str, rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, Any]]:
     """Per node, its last state: the final status if it has one, else ``running``; stalled if it ever was."""
     nodes: dict[str, dict[str, Any]] = {}
-    for node_id, status, at, attempts, duration, stalled, detail, stored in rows:
+    for row in rows:
+        _check_row(path, run_id, "events", _SHOWN_COLUMNS, row[:-1])
+        node_id, status, at, attempts, duration, stalled, detail, stored = row
         record = nodes.setdefault(node_id, {"status": status, "stalled": False})
         record["stalled"] = record["stalled"] or bool(stalled)
         if status == "stalled":
@@ -925,7 +1023,7 @@ def _show_command(options: argparse.Namespace) -> int:
         if row is None:
             raise dagmill.UsageError(f"no run {options.run_id!r} in journal {path} (list them with: dagmill runs)")
         rows = conn.execute(
-            "SELECT node_id, status, at, attempts, duration, stalled, detail, serializer IS NOT NULL OR output_id IS NOT NULL"
+            f"SELECT {', '.join(_SHOWN_COLUMNS)}, serializer IS NOT NULL OR output_id IS NOT NULL"
             " FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?) ORDER BY id",
             (options.run_id,),
         ).fetchall()
@@ -933,13 +1031,16 @@ def _show_command(options: argparse.Namespace) -> int:
         raise _refusal(path, exc) from None
     finally:
         conn.close()
-    run = _run_record(row)
-    nodes = _node_records(rows)
+    run = _run_record(path, row)
+    nodes = _node_records(path, run["run_id"], rows)
     if options.json:
         print(json.dumps({"run": run, "nodes": nodes}))
         return 0
     _print_run(run, nodes, sys.stdout)
     return 0
+
+
+_READ_COLUMNS = ("node_id", "status", "at", "level", "ready_at", "started_at", "attempts", "stalled", "detail", "traceback")
 
 
 def read_run(path: str | os.PathLike[str], run_id: str) -> dagmill.RunResult:
@@ -956,21 +1057,25 @@ def read_run(path: str | os.PathLike[str], run_id: str) -> dagmill.RunResult:
         if row is None:
             raise dagmill.UsageError(f"no run {run_id!r} in journal {journal} (list them with: dagmill runs)")
         rows = conn.execute(
-            "SELECT node_id, status, at, level, ready_at, started_at, attempts, stalled, detail, traceback FROM events"
-            " WHERE run = ? ORDER BY id",
+            f"SELECT {', '.join(_READ_COLUMNS)} FROM events WHERE run = ? ORDER BY id",
             (row[0],),
         ).fetchall()
     except sqlite3.Error as exc:
         raise _refusal(journal, exc) from None
     finally:
         conn.close()
-    record = _run_record(row[1:-2])
+    record = _run_record(journal, row[1:-2])
+    _check_row(journal, run_id, "runs", ("max_concurrency", "levels"), row[-2:])
     max_concurrency, levels = row[-2:]
+    if levels:
+        levels = _json(journal, run_id, "levels", levels, _is_levels, "a list of level timings")
     started = record["started_at"]
     nodes: dict[str, dagmill.NodeResult] = {}
     stalled: set[str] = set()
     last = 0.0
-    for node_id, status, at, level, ready_at, started_at, attempts, was_stalled, detail, trace in rows:
+    for row in rows:
+        _check_row(journal, run_id, "events", _READ_COLUMNS, row)
+        node_id, status, at, level, ready_at, started_at, attempts, was_stalled, detail, trace = row
         last = max(last, at - started)
         if status == "stalled":
             stalled.add(node_id)
@@ -996,7 +1101,7 @@ def read_run(path: str | os.PathLike[str], run_id: str) -> dagmill.RunResult:
         scheduler=record["scheduler"],
         max_concurrency=max_concurrency,
         nodes=nodes,
-        levels=[dagmill.LevelResult(**level) for level in json.loads(levels)] if levels else _levels(nodes.values()),
+        levels=[dagmill.LevelResult(**level) for level in levels] if levels else _levels(nodes.values()),
         outputs={},
         started_at=started,
         duration=last if record["duration"] is None else record["duration"],
