@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import bisect
 import itertools
+import math
 import operator
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -340,21 +342,56 @@ class _Serving:
 
 _serving: list[_Serving] = []
 
+MAX_LINGER = 86_400.0
+"""Seconds: the longest ``--metrics-linger`` (a day; enough for any last scrape, and far below what a sleep can take)."""
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return port
+
+
+def _linger(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_LINGER:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a number of seconds from 0 to {MAX_LINGER:g}, got {text!r}")
+    return seconds
+
+
+def _gateway(text: str) -> str:
+    """A URL ``push_to_gateway`` can use (it puts ``http://`` in front of one without an http or https scheme)."""
+    try:
+        parts = urlsplit(text if urlsplit(text).scheme in ("http", "https") else f"http://{text}")
+        host, _ = parts.hostname, parts.port  # port: ValueError unless a number from 0 to 65535
+    except ValueError:
+        host = None
+    if not host:
+        raise argparse.ArgumentTypeError(f"expected the pushgateway's URL (http://HOST:PORT), got {text!r}")
+    return text
+
 
 @dagmill.hookimpl
 def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port during the run")
+    parser.add_argument("--metrics-port", type=_port, metavar="PORT", help="serve Prometheus metrics on this port during the run")
     parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST", help="address to serve metrics on (default: 127.0.0.1)")
-    parser.add_argument("--metrics-linger", type=float, default=0.0, metavar="SECONDS", help="keep serving metrics this long after the run")
-    parser.add_argument("--pushgateway", metavar="URL", help="push the metrics to a Prometheus pushgateway when the run ends")
+    parser.add_argument(
+        "--metrics-linger", type=_linger, default=0.0, metavar="SECONDS", help=f"keep serving metrics this long after the run (at most {MAX_LINGER:g})"
+    )
+    parser.add_argument("--pushgateway", type=_gateway, metavar="URL", help="push the metrics to a Prometheus pushgateway when the run ends")
 
 
 @dagmill.hookimpl
 def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -> None:
     if options.metrics_port is None and not options.pushgateway:
         return
-    if options.metrics_linger < 0:
-        raise dagmill.UsageError(f"--metrics-linger: expected seconds >= 0, got {options.metrics_linger:g}")
     plugin = MetricsPlugin()
     server = None
     if options.metrics_port is not None:

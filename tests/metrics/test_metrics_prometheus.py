@@ -163,3 +163,37 @@ def test_grafana_dashboard_queries_only_exported_metrics() -> None:
         for name in names:
             base = re.sub(r"_(bucket|sum|count|total)$", "", name)
             assert base in exported, f"{name} in {expression!r} is not exported"
+
+
+
+SERVING = ["--metrics-port", "0"]  # any free port: a linger matters only when serving
+IMPOSSIBLE = {
+    "port 99999": (["--metrics-port", "99999"], {}, "", "argument --metrics-port: expected a port number from 0 to 65535, got '99999'"),
+    "port 65536": (["--metrics-port", "65536"], {}, "", "argument --metrics-port: expected a port number from 0 to 65535, got '65536'"),
+    "port -1": (["--metrics-port", "-1"], {}, "", "argument --metrics-port: expected a port number from 0 to 65535, got '-1'"),
+    "port from env": ([], {"DAGMILL_METRICS_PORT": "70000"}, "", "DAGMILL_METRICS_PORT: expected a port number from 0 to 65535, got '70000'"),
+    "port from file": ([], {}, "metrics_port = 65536", "dagmill.toml: metrics_port: expected a port number from 0 to 65535, got '65536'"),
+    "linger nan": ([*SERVING, "--metrics-linger", "nan"], {}, "", "argument --metrics-linger: expected a number of seconds from 0 to 86400, got 'nan'"),
+    "linger inf": ([*SERVING, "--metrics-linger", "inf"], {}, "", "argument --metrics-linger: expected a number of seconds from 0 to 86400, got 'inf'"),
+    "linger -1": (["--metrics-linger", "-1"], {}, "", "argument --metrics-linger: expected a number of seconds from 0 to 86400, got '-1'"),
+    "linger 1e300": ([*SERVING, "--metrics-linger", "1e300"], {}, "", "argument --metrics-linger: expected a number of seconds from 0 to 86400, got '1e300'"),
+    "linger from env": (SERVING, {"DAGMILL_METRICS_LINGER": "nan"}, "", "DAGMILL_METRICS_LINGER: expected a number of seconds from 0 to 86400, got 'nan'"),
+    "linger from file": (SERVING, {}, "metrics_linger = -1", "dagmill.toml: metrics_linger: expected a number of seconds from 0 to 86400, got '-1'"),
+    "gateway port": (["--pushgateway", "http://host:notaport"], {}, "", "argument --pushgateway: expected the pushgateway's URL (http://HOST:PORT), got 'http://host:notaport'"),
+    "gateway ipv6": (["--pushgateway", "http://[::1"], {}, "", "argument --pushgateway: expected the pushgateway's URL (http://HOST:PORT), got 'http://[::1'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "env", "toml", "error"), IMPOSSIBLE.values(), ids=IMPOSSIBLE.keys())
+def test_an_impossible_port_linger_or_gateway_is_an_error_before_the_run(
+    dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path, args: list[str], env: dict[str, str], toml: str, error: str
+) -> None:
+    marker = tmp_path / "ran"
+    flow = {"nodes": [{"id": "a", "type": "t.sleep", "params": {"seconds": 0, "marker": str(marker)}}]}
+    if toml:
+        (tmp_path / "dagmill.toml").write_text(toml + "\n")
+    done = dagmill_cli("run", str(write_json(flow)), "--no-journal", *args, env=env, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].endswith(f"error: {error}"), done.stderr
+    assert not marker.exists()
