@@ -131,20 +131,34 @@ class DaskExecutor(dagmill.Executor):
             raise dagmill.UsageError("the dask executor needs dask.distributed: pip install 'dagmill[dask]'") from None
         run = self.run
         address = run.options.settings.get("dask_scheduler")
-        workers = run.options.settings.get("dask_workers") or min(4, os.cpu_count() or 1)
+        workers = run.options.settings.get("dask_workers")
+        if workers is None:
+            workers = min(4, os.cpu_count() or 1)
+        elif type(workers) is not int or workers < 1:  # a LocalCluster of -1 workers waits for them forever
+            raise dagmill.UsageError(f"dask_workers: expected a number of worker processes >= 1, got {workers!r}")
 
-        def connect() -> tuple[Any, Any]:
-            if address:
-                return None, distributed.Client(address, timeout=30)
+        def local() -> tuple[Any, Any]:
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
             )
             return cluster, distributed.Client(cluster)
 
-        try:
-            self.cluster, self.client = await trio.to_thread.run_sync(connect)
-        except OSError as exc:
-            raise dagmill.UsageError(f"--dask-scheduler {address}: cannot connect: {exc}") from None
+        if address:
+            # What distributed raises for an address it cannot use: ValueError when it cannot parse it (no port, an
+            # unknown scheme), TypeError when its scheme is not set up here (tls:// without a certificate, ucx://
+            # without ucx), OSError (TimeoutError among them) when nobody answers there.
+            try:
+                _check_port(distributed, address)
+                self.cluster, self.client = None, await trio.to_thread.run_sync(functools.partial(distributed.Client, address, timeout=30))
+            except OSError as exc:
+                raise dagmill.UsageError(f"--dask-scheduler {address}: cannot connect: {exc}") from None
+            except (ValueError, TypeError) as exc:
+                raise dagmill.UsageError(f"--dask-scheduler {address}: not an address to connect to ({exc}); expected tcp://HOST:PORT") from None
+        else:
+            try:
+                self.cluster, self.client = await trio.to_thread.run_sync(local)
+            except OSError as exc:
+                raise dagmill.UsageError(f"the dask executor cannot start a LocalCluster on 127.0.0.1: {exc}") from None
         async with contextlib.AsyncExitStack() as stack:
             self._gatherers = await stack.enter_async_context(trio.open_nursery())
             self._stack = stack.pop_all()
@@ -370,6 +384,16 @@ class _Context:
         """Progress from a dask worker is not reported (accepted and dropped)."""
 
 
+def _check_port(distributed: Any, address: str) -> None:
+    """Refuse at once a port no scheduler can listen on (connecting would wait for the timeout first)."""
+    try:
+        _, port = distributed.comm.get_address_host_port(address)
+    except ValueError:
+        return  # unparsable, or a scheme without host and port: connecting says what is wrong
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is not a number from 1 to 65535")
+
+
 def _keys(values: Sequence[Any]) -> tuple[Any, ...]:
     """The keys of the futures among a node's inputs, ``None`` for inputs that are plain values."""
     return tuple(value.future.key if isinstance(value, DaskValue) else None for value in values)
@@ -390,7 +414,17 @@ def dagmill_executors() -> Sequence[type[dagmill.Executor]]:
     return [DaskExecutor]
 
 
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1, got {text!r}")
+    return workers
+
+
 @dagmill.hookimpl
 def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dask-scheduler", metavar="ADDRESS", help="dask executor: use this cluster (tcp://HOST:PORT) instead of a LocalCluster")
-    parser.add_argument("--dask-workers", type=int, metavar="N", help="dask executor: worker processes of the LocalCluster (default: min(4, cores))")
+    parser.add_argument("--dask-workers", type=_workers, metavar="N", help="dask executor: worker processes of the LocalCluster (default: min(4, cores))")

@@ -283,3 +283,46 @@ def alive(pid: int, within: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+NOT_AN_ADDRESS = {
+    "no port": ("bogus", "missing port number in address 'bogus'"),
+    "port not a number": ("tcp://host:notaport", "invalid literal for int() with base 10: 'notaport'"),
+    "port out of range": ("tcp://127.0.0.1:99999", "port 99999 is not a number from 1 to 65535"),
+    "unknown scheme": ("foo://host:8786", "unknown address scheme 'foo'"),
+    "tls without certificates": ("tls://127.0.0.1:8786", "TLS expects a `ssl_context` argument"),
+}
+
+
+@pytest.mark.parametrize(("address", "why"), NOT_AN_ADDRESS.values(), ids=NOT_AN_ADDRESS.keys())
+def test_a_scheduler_address_that_cannot_be_used_is_an_error_before_nodes_run(
+    dagmill_cli: Any, write_json: Any, tmp_path: Path, address: str, why: str
+) -> None:
+    marker = tmp_path / "ran"
+    flow = {"nodes": [{"id": "a", "type": "t.sleep", "params": {"seconds": 0, "marker": str(marker)}}]}
+    done = dagmill_cli("run", str(write_json(flow)), "--no-journal", "--executor", "dask", "--dask-scheduler", address, timeout=60)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"dagmill: error: --dask-scheduler {address}: not an address to connect to ("), line
+    assert why in line and line.endswith("; expected tcp://HOST:PORT")
+    assert not marker.exists()
+
+
+async def test_a_scheduler_address_that_cannot_be_used_is_a_usage_error_in_code_too() -> None:
+    with pytest.raises(dagmill.UsageError, match=r"^--dask-scheduler tcp://host:notaport: not an address to connect to \("):
+        await dagmill.arun({"nodes": [{"id": "a", "type": "t.noop", "executor": "dask"}]}, plugins=[nodetypes], settings={"dask_scheduler": "tcp://host:notaport"})
+
+
+@pytest.mark.parametrize("workers", ["-1", "0", "two"])
+def test_fewer_than_one_dask_worker_is_an_error_before_anything_starts(dagmill_cli: Any, write_json: Any, workers: str) -> None:
+    flow = {"nodes": [{"id": "a", "type": "t.noop"}]}
+    for args, env in ((["--dask-workers", workers], {}), ([], {"DAGMILL_DASK_WORKERS": workers})):
+        done = dagmill_cli("run", str(write_json(flow)), "--no-journal", "--executor", "dask", *args, env=env, timeout=30)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.splitlines()[-1].endswith(f"expected a number of worker processes >= 1, got {workers!r}"), done.stderr
+
+
+@pytest.mark.parametrize("workers", [0, 1.5, "2"])  # -1 too, but before the check it hung past any cancellation
+async def test_fewer_than_one_dask_worker_is_a_usage_error_in_code_too(workers: Any) -> None:
+    with pytest.raises(dagmill.UsageError, match=rf"^dask_workers: expected a number of worker processes >= 1, got {workers!r}$"):
+        await dagmill.arun({"nodes": [{"id": "a", "type": "t.noop", "executor": "dask"}]}, plugins=[nodetypes], settings={"dask_workers": workers})
