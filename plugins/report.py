@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,6 +145,24 @@ def _levels(levels: Sequence[dagmill.LevelResult]) -> str:
 @dagmill.hookimpl
 def dagmill_addoption(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="FILE", help="write a self-contained HTML report of the run (Gantt chart, concurrency, levels, failures)")
+
+
+@dagmill.hookimpl(tryfirst=True)
+def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -> None:
+    # first of all plugins: a report that cannot be written stops the command before anyone starts anything
+    if options.report:
+        _check_writable(Path(options.report))
+
+
+def _check_writable(target: Path) -> None:
+    """Raise :class:`dagmill.UsageError` if ``--report`` names a file that surely cannot be written; a full disk shows only later."""
+    if target.is_dir():
+        raise dagmill.UsageError(f"--report {target}: is a directory; name the HTML file to write")
+    folder = target.parent
+    if not folder.is_dir():
+        raise dagmill.UsageError(f"--report {target}: no directory {folder} to write it in")
+    if not (os.access(target, os.W_OK) if target.exists() else os.access(folder, os.W_OK | os.X_OK)):
+        raise dagmill.UsageError(f"--report {target}: cannot write it (permission denied)")
 
 
 @dagmill.hookimpl

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import resource
 import shutil
+import signal
 import sqlite3
 import struct
 import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,8 +106,43 @@ def test_cli_writes_the_report(dagmill_cli: Cli, write_json: Callable[..., Path]
     assert done.returncode == 1
     assert "dagmill: report written to out.html" in done.stderr
     assert (tmp_path / "out.html").read_text().count("data-node=") == 5
-    nowhere = dagmill_cli("run", str(write_json(DOC)), "--report", str(tmp_path / "missing" / "dir" / "out.html"))
-    assert "dagmill: warning: could not write the report to " in nowhere.stderr
+
+
+def marked(tmp_path: Path) -> dict[str, Any]:
+    """A document whose one node leaves a file ``ran`` in ``tmp_path``."""
+    return {"nodes": [{"id": "a", "type": "t.sleep", "params": {"seconds": 0, "marker": str(tmp_path / "ran")}}]}
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("folder", "--report folder: is a directory; name the HTML file to write"),
+        ("missing/dir/out.html", "--report missing/dir/out.html: no directory missing/dir to write it in"),
+        ("flow.json/out.html", "--report flow.json/out.html: no directory flow.json to write it in"),
+    ],
+)
+def test_a_report_that_cannot_be_written_is_an_error_before_the_run(
+    dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path, target: str, error: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    flow = write_json(marked(tmp_path))
+    for args, env in ((["--report", target], {}), ([], {"DAGMILL_REPORT": target})):
+        done = dagmill_cli("run", str(flow), *args, env=env)
+        assert (done.returncode, done.stderr) == (2, f"dagmill: error: {error}\n")
+        assert not (tmp_path / "ran").exists()
+        assert not (tmp_path / ".dagmill").exists(), "refused before the journal was opened"
+
+
+def test_a_report_that_fails_to_write_after_the_run_is_a_warning(plugin_env: dict[str, str], write_json: Callable[..., Path], tmp_path: Path) -> None:
+    def small_files() -> None:  # as on a full disk: files may not grow past 1000 bytes (EFBIG, not a signal)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    command = [sys.executable, "-m", "dagmill", "run", str(write_json(marked(tmp_path))), "--no-journal", "--report", "out.html"]
+    done = subprocess.run(command, capture_output=True, text=True, env=plugin_env, cwd=tmp_path, timeout=60, preexec_fn=small_files)
+    assert done.returncode == 0, done.stderr
+    assert "dagmill: warning: could not write the report to out.html: File too large" in done.stderr
+    assert (tmp_path / "ran").exists()
 
 
 def test_large_runs_draw_a_capped_number_of_bars(monkeypatch: pytest.MonkeyPatch) -> None:
