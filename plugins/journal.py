@@ -189,6 +189,8 @@ def _check(conn: sqlite3.Connection, path: Path) -> bool:
 
 def _open(path: Path) -> sqlite3.Connection:
     """A connection to the journal at ``path``, created if absent; :class:`dagmill.UsageError` if unusable."""
+    if "\0" in str(path):  # only a config file can carry one; the file system refuses it with a ValueError
+        raise dagmill.UsageError(f"journal {str(path)!r}: not a file name (it holds a NUL character)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -973,7 +975,7 @@ def _runs_command(options: argparse.Namespace) -> int:
     path = journal_path(options.journal or options.run_options.journal)
     conn = _open_existing(path)
     try:
-        limit = options.limit if options.limit > 0 else -1
+        limit = options.limit if 0 < options.limit < 2**63 else -1  # SQLite takes no larger integer; so many runs is all of them
         rows = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
     except sqlite3.Error as exc:
         raise _refusal(path, exc) from None

@@ -400,6 +400,8 @@ def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -
         except OSError as exc:
             where = f"{options.metrics_host}:{options.metrics_port}"
             raise dagmill.UsageError(f"--metrics-port: cannot serve metrics on {where}: {exc.strerror or exc}") from None
+        except UnicodeError as exc:  # from the IDNA encoding of a name with an empty or too long label
+            raise dagmill.UsageError(f"--metrics-host {options.metrics_host}: not a host name ({exc})") from None
     registry.pm.register(plugin)
     _serving.append(_Serving(plugin, server, options))
 

@@ -156,6 +156,8 @@ def dagmill_configure(options: argparse.Namespace, registry: dagmill.Registry) -
 
 def _check_writable(target: Path) -> None:
     """Raise :class:`dagmill.UsageError` if ``--report`` names a file that surely cannot be written; a full disk shows only later."""
+    if "\0" in str(target):  # only a config file can carry one; the file system refuses it with a ValueError
+        raise dagmill.UsageError(f"--report {str(target)!r}: not a file name (it holds a NUL character)")
     if target.is_dir():
         raise dagmill.UsageError(f"--report {target}: is a directory; name the HTML file to write")
     folder = target.parent

@@ -212,6 +212,13 @@ def test_a_corrupt_journal_is_a_clear_error_never_a_traceback(durability_env: di
     assert not (tmp_path / "effects").exists() or executions(tmp_path / "effects") == {"before": 1, "victim": 1, "after": 1}
 
 
+def test_a_journal_path_holding_a_nul_is_a_clear_error(durability_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "dagmill.toml").write_text('journal = "a\\u0000b"\n')  # only a config file can carry a NUL
+    done = finish(["run", str(flow(tmp_path))], durability_env, tmp_path)
+    assert (done.returncode, done.stderr) == (2, "dagmill: error: journal 'a\\x00b': not a file name (it holds a NUL character)\n")
+    assert not (tmp_path / "effects").exists()
+
+
 # -- interrupts -------------------------------------------------------------------------------------
 
 

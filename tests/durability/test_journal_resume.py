@@ -230,3 +230,12 @@ async def test_runs_and_show_list_what_the_journal_holds(effects: Path, path: Pa
     assert "resume with: dagmill run FILE --resume first" in shown
     assert cli(["show", "nope", "--journal", str(path)]) == 2
     assert "no run 'nope' in journal" in capsys.readouterr().err
+
+
+async def test_runs_lists_all_for_a_limit_of_zero_below_or_past_what_sqlite_counts(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for k in range(3):
+        await run({"nodes": [{"id": "a", "type": "t.noop"}]}, Journal(path), run_id=f"r{k}")
+    capsys.readouterr()
+    for limit, shown in (("2", ["r2", "r1"]), ("0", ["r2", "r1", "r0"]), ("-1", ["r2", "r1", "r0"]), (str(2**64), ["r2", "r1", "r0"])):
+        assert cli(["runs", "--journal", str(path), "--json", "--limit", limit]) == 0, capsys.readouterr().err
+        assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == shown, limit

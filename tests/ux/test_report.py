@@ -133,6 +133,13 @@ def test_a_report_that_cannot_be_written_is_an_error_before_the_run(
         assert not (tmp_path / ".dagmill").exists(), "refused before the journal was opened"
 
 
+def test_a_report_path_holding_a_nul_is_an_error_before_the_run(dagmill_cli: Cli, write_json: Callable[..., Path], tmp_path: Path) -> None:
+    (tmp_path / "dagmill.toml").write_text('report = "a\\u0000b"\n')  # only a config file can carry a NUL
+    done = dagmill_cli("run", str(write_json(marked(tmp_path))))
+    assert (done.returncode, done.stderr) == (2, "dagmill: error: --report 'a\\x00b': not a file name (it holds a NUL character)\n")
+    assert not (tmp_path / "ran").exists()
+
+
 def test_a_report_that_fails_to_write_after_the_run_is_a_warning(plugin_env: dict[str, str], write_json: Callable[..., Path], tmp_path: Path) -> None:
     def small_files() -> None:  # as on a full disk: files may not grow past 1000 bytes (EFBIG, not a signal)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
