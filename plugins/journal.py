@@ -1075,9 +1075,9 @@ def read_run(path: str | os.PathLike[str], run_id: str) -> dagmill.RunResult:
     nodes: dict[str, dagmill.NodeResult] = {}
     stalled: set[str] = set()
     last = 0.0
-    for row in rows:
-        _check_row(journal, run_id, "events", _READ_COLUMNS, row)
-        node_id, status, at, level, ready_at, started_at, attempts, was_stalled, detail, trace = row
+    for event in rows:
+        _check_row(journal, run_id, "events", _READ_COLUMNS, event)
+        node_id, status, at, level, ready_at, started_at, attempts, was_stalled, detail, trace = event
         last = max(last, at - started)
         if status == "stalled":
             stalled.add(node_id)
