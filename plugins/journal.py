@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import itertools
 import json
 import logging
@@ -912,15 +913,19 @@ def _damaged(path: Path, run_id: Any, what: str) -> dagmill.UsageError:
     return dagmill.UsageError(f"journal {path}: run {run_id}: damaged record ({what})")
 
 
-def _check_row(path: Path, run_id: Any, table: str, columns: Sequence[str], row: Sequence[Any]) -> None:
+@functools.cache
+def _checks(table: str, columns: tuple[str, ...]) -> tuple[tuple[str, Callable[[Any], bool], str], ...]:
+    return tuple((column, *_KINDS[f"{table}.{column}"]) for column in columns)
+
+
+def _check_row(path: Path, run_id: Any, table: str, columns: tuple[str, ...], row: Sequence[Any]) -> None:
     """Raise :class:`dagmill.UsageError` unless every value of ``row`` (of ``table``, for run ``run_id``) is of its column's kind."""
-    of = f" of node {row[0]}" if table == "events" else ""  # an events row's first column is its node
-    for column, value in zip(columns, row, strict=True):
-        test, name = _KINDS[f"{table}.{column}"]
-        if not test(value):
-            raise _damaged(path, run_id, f"{table}.{column}{of}: expected {name}, got {value!r}")
-        if column == "status" and value not in (_RUN_STATUSES if table == "runs" else _EVENT_STATUSES):
-            raise _damaged(path, run_id, f"{table}.status{of}: unknown status {value!r}")
+    for (column, test, name), value in zip(_checks(table, columns), row, strict=True):
+        if test(value) and (column != "status" or value in (_RUN_STATUSES if table == "runs" else _EVENT_STATUSES)):
+            continue
+        of = f" of node {row[0]}" if table == "events" else ""  # an events row's first column is its node
+        what = f"expected {name}, got {value!r}" if not test(value) else f"unknown status {value!r}"
+        raise _damaged(path, run_id, f"{table}.{column}{of}: {what}")
 
 
 def _json(path: Path, run_id: str, column: str, text: str, shape: Callable[[Any], bool], expected: str) -> Any:
