@@ -95,3 +95,12 @@ def test_example_node_type_package_installs_through_its_entry_point_and_runs(
     assert json.loads(done.stdout)["outputs"] == {"count": 3}
     bad = dagmill_cli("validate", str(write_json({"nodes": [{"id": "c", "type": "acme.words", "params": {"minimum": 0}}]})), env=env)
     assert (bad.returncode, bad.stderr.strip()) == (2, "nodes[0].params.minimum: must be >= 1, got 0")
+
+
+def test_plugins_doc_lists_every_hook() -> None:
+    from dagmill import hookspecs
+
+    hooks = {name for name in vars(hookspecs) if name.startswith("dagmill_")}
+    table = (DOCS / "plugins.md").read_text().split("## The hooks", 1)[1].split("\n\n", 2)[1]
+    listed = {name for name in hooks if f"`{name}(" in table}
+    assert listed == hooks
