@@ -326,6 +326,13 @@ class _Loader:
         return nodes
 
     def node(self, raw: Mapping[str, Any], place: str, pools: Mapping[str, int]) -> Node | None:
+        if type(raw) is dict and raw.keys() <= _PLAIN_NODE_KEYS:  # the common node, cheaply: no overrides to check
+            node_id, type_name = raw.get("id"), raw.get("type")
+            node_type = self.registry.node_types.get(type_name) if type(type_name) is str else None
+            if type(node_id) is str and node_id and node_type is not None:
+                before = len(self.problems)
+                params = self.params(node_type.params, type_name, raw.get("params"), f"{place}.params")
+                return Node(node_id, type_name, params) if len(self.problems) == before else None
         fields = dict(raw)
         if "type" not in fields and "data" in fields:
             try:
@@ -437,6 +444,7 @@ class _Loader:
 
 
 _EDGE_KEYS = {"source", "target", "port"}
+_PLAIN_NODE_KEYS = {"id", "type", "params"}
 
 
 def _plain_edge(raw: Any) -> Edge | None:
